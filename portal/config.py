@@ -1,0 +1,95 @@
+"""Configuration defaults.
+
+Order of precedence (later wins): these defaults, ``instance/config.py``, then environment
+variables prefixed ``PORTAL_`` (``PORTAL_SQLALCHEMY_DATABASE_URI=...``; values are parsed as
+JSON when they can be, so ``PORTAL_RATELIMIT_ENABLED=false`` is a boolean).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+
+class Defaults:
+    # Generated into the instance folder on first start when absent (see portal.secrets).
+    SECRET_KEY: str | None = None
+    # None means SQLite in the instance folder: instance/portal.db.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+
+    # i18n: Chinese first, English available.
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_Hans_CN", "en")
+    TIMEZONE = "Asia/Shanghai"
+
+    # Uploads: 5 files x 10 MB, 25 MB in all; the request cap leaves room for the form fields.
+    MAX_CONTENT_LENGTH = 26 * 1024 * 1024
+    UPLOAD_MAX_FILES = 5
+    UPLOAD_MAX_FILE_BYTES = 10 * 1024 * 1024
+    UPLOAD_MAX_TOTAL_BYTES = 25 * 1024 * 1024
+
+    # Sessions: staff idle timeout and cookie hardening.
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # switched on when PREFERRED_URL_SCHEME is https
+    PREFERRED_URL_SCHEME = "http"
+    WTF_CSRF_TIME_LIMIT = 4 * 3600  # citizens may take a long time to write
+
+    # Rate limits: memory for one process, Redis ("redis://127.0.0.1:6379/0") for several.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_SUBMIT = "5/minute;30/day"
+    RATELIMIT_TRACK = "10/minute;100/day"
+    RATELIMIT_LOGIN = "10/minute;100/hour"
+
+    # Outbound mail, always through the outbox.
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER = "巡察整改办 <noreply@portal.invalid>"
+    MAIL_MESSAGE_ID_DOMAIN = "portal.invalid"
+    MAIL_TIMEOUT = 10
+
+    # Inbound mail (IMAP).
+    MAIL_IMAP_HOST: str | None = None
+    MAIL_IMAP_PORT = 993
+    MAIL_IMAP_USER: str | None = None
+    MAIL_IMAP_PASSWORD: str | None = None
+    MAIL_IMAP_FOLDER = "INBOX"
+    MAIL_IMAP_SSL = True
+    MAIL_IMAP_STARTTLS = False
+    MAIL_IMAP_MOVE_TO: str | None = None
+    MAIL_MAX_BYTES = 30 * 1024 * 1024
+
+    # Captcha: unset keys switch it off (a warning is logged at start).
+    HCAPTCHA_SITEKEY: str | None = None
+    HCAPTCHA_SECRET: str | None = None
+    HCAPTCHA_VERIFY_URL = "https://api.hcaptcha.com/siteverify"
+    HCAPTCHA_TIMEOUT = 5.0
+
+    # Office identity, used in letters, mails and posters.
+    OFFICE_NAME = "巡察整改办公室"
+    OFFICE_ADDRESS = ""
+    OFFICE_POSTCODE = ""
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+    # Deadlines in Chinese working days.
+    ACK_WITHIN_WORKDAYS = 3
+    REPLY_WITHIN_WORKDAYS = 15
+
+    # Personal data retention (days after closing) for `flask submissions purge`.
+    RETENTION_DAYS = 365 * 3
+
+    # Staff 2FA: always for admin and editor; configurable for the others.
+    TOTP_REQUIRED_ROLES = ("admin", "editor")
+
+    # Public notice pages are rendered once per version and kept in process memory;
+    # the version is re-read from the database at most this often (seconds).
+    NOTICE_CACHE_TTL = 1.0

@@ -1,0 +1,91 @@
+"""`flask notices …`: import, list, publish and withdraw notices from the shell."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.notices.models import Notice
+from portal.notices.parse import NoticeParseError
+from portal.notices.service import get_by_slug, import_notice, publish_notice, withdraw_notice
+
+notices_cli = AppGroup("notices", help="Rectification notices.")
+
+
+def _read_source(path: str) -> tuple[str, str | None]:
+    if path == "-":
+        return sys.stdin.read(), None
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030")
+    return text, Path(path).stem
+
+
+@notices_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--slug", help="URL name; default: from the file name.")
+@click.option("--publish", is_flag=True, help="Publish at once (only when there is no warning).")
+@click.option("--if-empty", is_flag=True, help="Do nothing when any notice exists (for make run).")
+def import_command(file: str, slug: str | None, publish: bool, if_empty: bool) -> None:
+    """Import FILE (UTF-8 or GB18030 text) and print the notice's slug on the last line."""
+    if if_empty and db.session.scalar(select(func.count(Notice.id))):
+        click.echo("a notice exists already; nothing imported", err=True)
+        return
+    text, stem = _read_source(file)
+    try:
+        result = import_notice(text, slug=slug, publish=publish, source_name=stem)
+    except NoticeParseError as exc:
+        db.session.rollback()
+        click.echo(f"导入失败：{exc}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    notice = result.notice
+    for warning in result.warnings:
+        click.echo(f"警告：第{warning.line}行：{warning.message}", err=True)
+    if publish and result.warnings:
+        click.echo("有警告，已保存为草稿，未发布。", err=True)
+    click.echo(
+        f"{'imported' if result.created else 'revised'} revision {result.revision.number}: "
+        f"{len(notice.categories)} categories, {sum(f.active for f in notice.findings)} findings, "
+        f"state {notice.state}",
+        err=True,
+    )
+    click.echo(notice.slug)
+
+
+@notices_cli.command("list")
+def list_command() -> None:
+    for notice in db.session.scalars(select(Notice).order_by(Notice.id)):
+        click.echo(f"{notice.slug}\t{notice.state}\t{notice.signed_on or ''}\t{notice.title}")
+
+
+def _notice_or_exit(slug: str) -> Notice:
+    notice = get_by_slug(slug)
+    if notice is None:
+        click.echo(f"no notice with slug {slug!r}", err=True)
+        sys.exit(1)
+    return notice
+
+
+@notices_cli.command("publish")
+@click.argument("slug")
+def publish_command(slug: str) -> None:
+    publish_notice(_notice_or_exit(slug), actor="cli")
+    db.session.commit()
+    click.echo(slug)
+
+
+@notices_cli.command("withdraw")
+@click.argument("slug")
+@click.option("--note", required=True, help="Short public note shown on the 410 page.")
+def withdraw_command(slug: str, note: str) -> None:
+    withdraw_notice(_notice_or_exit(slug), actor="cli", note=note)
+    db.session.commit()
+    click.echo(slug)

@@ -1,0 +1,250 @@
+"""Importing, publishing and serialising notices (called by the CLI and the editors' views)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from portal import audit
+from portal.extensions import db
+from portal.notices.models import Category, Finding, Measure, Notice, NoticeRevision
+from portal.notices.parse import ParsedNotice, ParseWarning, parse_notice
+
+PLAN_TITLE = re.compile(r"下一步|工作计划|今后")
+
+
+@dataclass
+class ImportResult:
+    notice: Notice
+    created: bool
+    revision: NoticeRevision
+    warnings: list[ParseWarning] = field(default_factory=list)
+
+
+def slugify(name: str) -> str:
+    """ASCII slug from a file name or title; '' when nothing ASCII is left."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:100]
+
+
+def default_slug(parsed: ParsedNotice, source_name: str | None) -> str:
+    slug = slugify(source_name or "")
+    if slug:
+        return slug
+    if parsed.signed_on:
+        return f"notice-{parsed.signed_on.isoformat()}"
+    count = db.session.scalar(select(func.count(Notice.id))) or 0
+    return f"notice-{count + 1}"
+
+
+def get_by_slug(slug: str) -> Notice | None:
+    return db.session.scalar(select(Notice).where(Notice.slug == slug))
+
+
+def _section_kind(section: Any, parsed: ParsedNotice) -> str:
+    kind = getattr(section, "kind", None)
+    if kind:
+        return kind
+    if PLAN_TITLE.search(section.title):
+        return "plan"
+    category_titles = {c.title for c in parsed.categories}
+    if parsed.categories and (
+        not section.subsections or {s.title for s in section.subsections} & category_titles
+    ):
+        return "findings"
+    return "narrative"
+
+
+def _sections_json(parsed: ParsedNotice) -> list[dict[str, Any]]:
+    out = []
+    for section in parsed.sections:
+        kind = _section_kind(section, parsed)
+        subsections = [] if kind == "findings" else section.subsections
+        out.append(
+            {
+                "number": section.number,
+                "title": section.title,
+                "body": section.body,
+                "kind": kind,
+                "subsections": [
+                    {"number": s.number, "title": s.title, "body": s.body} for s in subsections
+                ],
+            }
+        )
+    return out
+
+
+def _apply_structure(notice: Notice, parsed: ParsedNotice) -> None:
+    """Upsert categories and findings by number so links from submissions stay valid."""
+    categories = {c.number: c for c in notice.categories}
+    findings = {f.number: f for f in notice.findings}
+    seen: set[int] = set()
+    for parsed_category in parsed.categories:
+        category = categories.get(parsed_category.number)
+        if category is None:
+            category = Category(number=parsed_category.number, title=parsed_category.title)
+            notice.categories.append(category)
+        category.title = parsed_category.title
+        for parsed_finding in parsed_category.findings:
+            finding = findings.get(parsed_finding.number)
+            if finding is None:
+                finding = Finding(number=parsed_finding.number, title=parsed_finding.title)
+                notice.findings.append(finding)
+                findings[finding.number] = finding
+            finding.title = parsed_finding.title
+            finding.category = category
+            finding.status = parsed_finding.status or finding.status
+            finding.active = True
+            _apply_measures(finding, parsed_finding.measures)
+            seen.add(parsed_finding.number)
+    for number, finding in findings.items():
+        if number not in seen:
+            finding.active = False
+    stale = [c for c in notice.categories if c.number not in {p.number for p in parsed.categories}]
+    for category in stale:
+        notice.categories.remove(category)
+
+
+def _apply_measures(finding: Finding, parsed_measures: list[Any]) -> None:
+    """Update measures in place: the unit of work inserts before it deletes, so replacing the
+    list wholesale would collide on (finding_id, number)."""
+    existing = {m.number: m for m in finding.measures}
+    wanted = {m.number for m in parsed_measures}
+    for measure in [m for m in finding.measures if m.number not in wanted]:
+        finding.measures.remove(measure)
+    for parsed in parsed_measures:
+        if parsed.number in existing:
+            existing[parsed.number].text = parsed.text
+        else:
+            finding.measures.append(Measure(number=parsed.number, text=parsed.text))
+
+
+def import_notice(
+    text: str,
+    *,
+    slug: str | None = None,
+    publish: bool = False,
+    actor: str = "cli",
+    source_name: str | None = None,
+) -> ImportResult:
+    """Parse and store a notice (new, or a new revision of the same slug). Does not commit.
+
+    A notice with parse warnings stays a draft even when publishing was asked for, so an editor
+    looks at it first. Raises NoticeParseError (naming the line) before touching the database.
+    """
+    parsed = parse_notice(text)
+    slug = slug or default_slug(parsed, source_name)
+    notice = get_by_slug(slug)
+    created = notice is None
+    if notice is None:
+        notice = Notice(slug=slug, title=parsed.title, state="draft", version=0)
+        db.session.add(notice)
+    notice.title = parsed.title
+    notice.preamble = parsed.preamble
+    notice.closing = parsed.closing
+    notice.sections = _sections_json(parsed)
+    notice.contact_phone = parsed.contacts.phone
+    notice.contact_email = parsed.contacts.email
+    notice.contact_address = parsed.contacts.address
+    notice.contact_postcode = parsed.contacts.postcode
+    notice.signed_by = parsed.signed_by
+    notice.signed_on = parsed.signed_on
+    notice.warnings = [{"line": w.line, "message": w.message} for w in parsed.warnings]
+    notice.version = (notice.version or 0) + 1
+    _apply_structure(notice, parsed)
+    revision = NoticeRevision(number=len(notice.revisions) + 1, source_text=text, created_by=actor)
+    notice.revisions.append(revision)
+    db.session.flush()
+    audit.record(
+        "notice.import" if created else "notice.revise",
+        object_type="notice",
+        object_id=notice.id,
+        details={
+            "slug": slug,
+            "revision": revision.number,
+            "findings": len(parsed.findings),
+            "warnings": len(parsed.warnings),
+        },
+        actor=actor,
+    )
+    if publish and not parsed.warnings:
+        publish_notice(notice, actor=actor)
+    return ImportResult(notice, created, revision, list(parsed.warnings))
+
+
+def publish_notice(notice: Notice, *, actor: str) -> None:
+    notice.state = "published"
+    notice.published_at = notice.published_at or datetime.now(UTC)
+    notice.withdrawn_note = None
+    notice.version += 1
+    audit.record(
+        "notice.publish",
+        object_type="notice",
+        object_id=notice.id,
+        actor=actor,
+        details={"slug": notice.slug},
+    )
+
+
+def withdraw_notice(notice: Notice, *, actor: str, note: str) -> None:
+    notice.state = "withdrawn"
+    notice.withdrawn_note = note
+    notice.version += 1
+    audit.record(
+        "notice.withdraw",
+        object_type="notice",
+        object_id=notice.id,
+        actor=actor,
+        details={"slug": notice.slug, "note": note},
+    )
+
+
+def published_notices() -> list[Notice]:
+    return list(
+        db.session.scalars(
+            select(Notice)
+            .where(Notice.state == "published")
+            .order_by(Notice.signed_on.desc().nulls_last(), Notice.published_at.desc())
+        )
+    )
+
+
+def notice_json(notice: Notice) -> dict[str, Any]:
+    """The public JSON contract of DESIGN.md; other tools rely on its exact shape."""
+    return {
+        "slug": notice.slug,
+        "title": notice.title,
+        "signed_by": notice.signed_by,
+        "signed_on": notice.signed_on.isoformat() if notice.signed_on else None,
+        "contacts": {
+            "phone": notice.contact_phone,
+            "email": notice.contact_email,
+            "address": notice.contact_address,
+            "postcode": notice.contact_postcode,
+        },
+        "categories": [
+            {
+                "number": category.number,
+                "title": category.title,
+                "findings": [
+                    {
+                        "number": finding.number,
+                        "title": finding.title,
+                        "status": finding.status,
+                        "measures": [
+                            {"number": m.number, "text": m.text} for m in finding.measures
+                        ],
+                    }
+                    for finding in category.findings
+                    if finding.active
+                ],
+            }
+            for category in notice.categories
+        ],
+    }

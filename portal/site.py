@@ -1,0 +1,123 @@
+"""Behaviour shared by every page: locale, security headers, error pages, /healthz."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db
+
+bp = Blueprint("site", __name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+CSP_WITH_CAPTCHA = (
+    "default-src 'self'; script-src 'self' https://js.hcaptcha.com https://*.hcaptcha.com; "
+    "style-src 'self' https://*.hcaptcha.com; frame-src https://*.hcaptcha.com; "
+    "connect-src 'self' https://*.hcaptcha.com; img-src 'self' data:; font-src 'self'; "
+    "form-action 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
+
+
+def select_locale() -> str:
+    wanted = request.args.get("lang")
+    if wanted in ("en", "zh", "zh_CN", "zh-CN"):
+        g.lang_param = wanted
+        return "en" if wanted == "en" else "zh_Hans_CN"
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"], default="zh-CN")
+    return "en" if best == "en" else "zh_Hans_CN"
+
+
+def select_timezone() -> str:
+    return current_app.config["TIMEZONE"]
+
+
+def html_lang() -> str:
+    from flask_babel import get_locale
+
+    return "en" if str(get_locale()).startswith("en") else "zh-CN"
+
+
+@bp.after_app_request
+def security_headers(response: Response) -> Response:
+    # A small hook rather than Flask-Talisman: we need only fixed headers, one CSP switch for
+    # the captcha page, and no HTTPS redirect (nginx terminates TLS).
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", g.get("csp", CSP))
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config.get("PREFERRED_URL_SCHEME") == "https":
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if "Vary" not in headers or "Accept-Language" not in headers["Vary"]:
+        response.vary.add("Accept-Language")
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[dict, int]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not healthy"
+        db.session.rollback()
+        current_app.logger.warning("healthz: database unavailable: %s", exc)
+        return {"status": "unavailable", "database": "down"}, 503
+    return {"status": "ok", "database": "up"}, 200
+
+
+ERROR_MESSAGES = {
+    400: (_l("请求无效"), _l("提交的内容无法处理，请返回重试。")),
+    403: (_l("无权访问"), _l("您没有访问此页面的权限。")),
+    404: (_l("页面不存在"), _l("您访问的页面不存在或已被移除。")),
+    405: (_l("请求方式不允许"), _l("请通过页面上的按钮操作。")),
+    410: (_l("内容已撤回"), _l("该内容已被撤回，不再公开。")),
+    413: (
+        _l("上传内容过大"),
+        _l("上传的文件过大：每个文件不超过10MB，合计不超过25MB。请压缩或分次提交。"),
+    ),
+    429: (_l("操作过于频繁"), _l("您的操作过于频繁，请稍后再试。")),
+    500: (_l("系统错误"), _l("系统暂时出现问题，请稍后再试。")),
+    503: (_l("服务暂不可用"), _l("系统繁忙或正在维护，您的内容尚未提交，请稍后重试。")),
+}
+
+
+def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+    title, default = ERROR_MESSAGES.get(code, ERROR_MESSAGES[500])
+    return (
+        render_template(
+            "errors/error.html", code=code, title=str(title), message=message or str(default)
+        ),
+        code,
+    )
+
+
+def _handle_http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+    if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
+        return exc
+    code = exc.code or 500
+    if code < 400:  # routing redirects are HTTPExceptions too
+        return exc
+    return render_error(code, getattr(exc, "portal_message", None))
+
+
+def _handle_csrf(exc: CSRFError) -> tuple[str, int]:
+    return render_error(400, _("页面已过期或来源无法验证，请刷新页面后重新提交。"))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.register_error_handler(CSRFError, _handle_csrf)
+    app.register_error_handler(HTTPException, _handle_http_error)
+    app.jinja_env.globals["html_lang"] = html_lang

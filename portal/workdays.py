@@ -1,0 +1,86 @@
+"""Chinese working days and Asia/Shanghai dates (pure logic, no Flask).
+
+chinese-calendar knows the State Council's holiday schedule year by year. For a year it does not
+cover yet (the schedule for next year is published each November), we fall back to weekends plus
+the fixed-date statutory holidays, and the office can add the published schedule through
+``extra_holidays`` / ``extra_workdays`` (config EXTRA_HOLIDAYS / EXTRA_WORKDAYS, ISO dates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# Statutory holidays that fall on a fixed Gregorian date (lunar ones cannot be guessed).
+FIXED_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_local(moment: datetime) -> datetime:
+    """An aware (or naive-UTC, as SQLite returns it) datetime in Asia/Shanghai."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(SHANGHAI)
+
+
+def local_date(moment: datetime) -> date:
+    return to_local(moment).date()
+
+
+def local_today() -> date:
+    return local_date(now_utc())
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    extra_holidays: frozenset[date] = field(default_factory=frozenset)
+    extra_workdays: frozenset[date] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_iso(cls, holidays: Iterable[str] = (), workdays: Iterable[str] = ()) -> WorkCalendar:
+        return cls(
+            frozenset(date.fromisoformat(d) for d in holidays),
+            frozenset(date.fromisoformat(d) for d in workdays),
+        )
+
+    def is_workday(self, day: date) -> bool:
+        if day in self.extra_holidays:
+            return False
+        if day in self.extra_workdays:
+            return True
+        try:
+            return chinese_calendar.is_workday(day)
+        except NotImplementedError:
+            return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
+
+    def add_workdays(self, start: date, count: int) -> date:
+        """The date ``count`` working days after ``start`` (the start day itself never counts)."""
+        day = start
+        remaining = count
+        while remaining > 0:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                remaining -= 1
+        return day
+
+    def workdays_between(self, start: date, end: date) -> int:
+        """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""
+        days = 0
+        day = start
+        while day < end:
+            day += timedelta(days=1)
+            if self.is_workday(day):
+                days += 1
+        return days
+
+    def due_date(self, received: datetime, workdays: int) -> date:
+        return self.add_workdays(local_date(received), workdays)

@@ -1,0 +1,52 @@
+"""Configuration contract: defaults, then instance/config.py, then PORTAL_* variables."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for key in list(__import__("os").environ):
+        if key.startswith("PORTAL_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "inst"))
+    return tmp_path / "inst"
+
+
+def test_defaults_use_sqlite_in_the_instance_folder(clean_env):
+    app = create_app()
+    assert app.instance_path == str(clean_env.resolve())
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{clean_env.resolve()}/portal.db"
+    assert app.config["BABEL_DEFAULT_LOCALE"].startswith("zh")
+
+
+def test_instance_config_then_environment_override(clean_env, monkeypatch):
+    clean_env.mkdir(parents=True)
+    (clean_env / "config.py").write_text('OFFICE_NAME = "甲"\nACK_WITHIN_WORKDAYS = 7\n')
+    app = create_app()
+    assert app.config["OFFICE_NAME"] == "甲"
+    assert app.config["ACK_WITHIN_WORKDAYS"] == 7
+    monkeypatch.setenv("PORTAL_OFFICE_NAME", "乙")
+    monkeypatch.setenv("PORTAL_SQLALCHEMY_DATABASE_URI", "sqlite:////tmp/elsewhere.db")
+    app = create_app()
+    assert app.config["OFFICE_NAME"] == "乙"
+    assert app.config["ACK_WITHIN_WORKDAYS"] == 7
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/elsewhere.db"
+
+
+def test_secret_key_is_generated_once_into_the_instance_folder(clean_env):
+    first = create_app().config["SECRET_KEY"]
+    key_file = clean_env / "secret_key"
+    assert key_file.exists()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert len(first) >= 32
+    assert create_app().config["SECRET_KEY"] == first
+
+
+def test_https_makes_the_session_cookie_secure(clean_env, monkeypatch):
+    assert create_app().config["SESSION_COOKIE_SECURE"] is False
+    monkeypatch.setenv("PORTAL_PREFERRED_URL_SCHEME", "https")
+    assert create_app().config["SESSION_COOKIE_SECURE"] is True
