@@ -32,6 +32,7 @@ def free_port() -> int:
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
@@ -40,9 +41,12 @@ def wait_for_http(url: str, timeout: float = 30.0) -> None:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status < 500:
                     return
-        except Exception:
-            time.sleep(0.2)
-            continue
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:  # up, even if this path is a 404
+                return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up within {timeout}s")
 
 
@@ -85,6 +89,7 @@ def gunicorn(
 
 
 NGINX_CONF = """
+{user}
 worker_processes {workers};
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
@@ -115,7 +120,9 @@ def nginx_static(root: Path) -> Iterator[str]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
     conf = tmp / "nginx.conf"
     workers = os.cpu_count() or 1
-    conf.write_text(NGINX_CONF.format(workers=workers, tmp=tmp, port=port, root=root))
+    # As root, nginx workers would drop to nobody and could not read our private temp dirs.
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf.write_text(NGINX_CONF.format(user=user, workers=workers, tmp=tmp, port=port, root=root))
     subprocess.run([binary, "-c", str(conf), "-p", str(tmp)], check=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -138,7 +145,10 @@ class WrkResult:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    match = re.match(r"([\d.]+)(\w+)", value)
+    if match is None:  # wrk prints "-nan" when nothing completed
+        return float("nan")
+    number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 

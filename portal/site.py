@@ -7,7 +7,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
 
 from portal.extensions import db
 
@@ -29,13 +31,27 @@ PERMISSIONS_POLICY = (
 )
 
 
+def choose_lang(query_lang: str | None, accept_language: str | None) -> str:
+    """'en' or 'zh': ?lang= first, then Accept-Language, Chinese by default."""
+    if query_lang in ("en", "zh", "zh_CN", "zh-CN"):
+        return "en" if query_lang == "en" else "zh"
+    if not accept_language:
+        return "zh"
+    accept = parse_accept_header(accept_language, LanguageAccept)
+    return "en" if accept.best_match(["zh-CN", "zh", "en"], default="zh-CN") == "en" else "zh"
+
+
+def request_lang() -> str:
+    """The language of this request, computed once (cheap: cached pages key on it)."""
+    lang = g.get("portal_lang")
+    if lang is None:
+        lang = choose_lang(request.args.get("lang"), request.headers.get("Accept-Language"))
+        g.portal_lang = lang
+    return lang
+
+
 def select_locale() -> str:
-    wanted = request.args.get("lang")
-    if wanted in ("en", "zh", "zh_CN", "zh-CN"):
-        g.lang_param = wanted
-        return "en" if wanted == "en" else "zh_Hans_CN"
-    best = request.accept_languages.best_match(["zh-CN", "zh", "en"], default="zh-CN")
-    return "en" if best == "en" else "zh_Hans_CN"
+    return "en" if request_lang() == "en" else "zh_Hans_CN"
 
 
 def select_timezone() -> str:
@@ -48,21 +64,40 @@ def html_lang() -> str:
     return "en" if str(get_locale()).startswith("en") else "zh-CN"
 
 
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+
+
+def static_headers(secure: bool, csp: str = CSP) -> list[tuple[str, str]]:
+    """Headers every response carries (also used by the cached-page fast path)."""
+    headers = [("Content-Security-Policy", csp), *SECURITY_HEADERS]
+    if secure:
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
 @bp.after_app_request
 def security_headers(response: Response) -> Response:
     # A small hook rather than Flask-Talisman: we need only fixed headers, one CSP switch for
-    # the captcha page, and no HTTPS redirect (nginx terminates TLS).
+    # the captcha page, and no HTTPS redirect (nginx terminates TLS). It runs on every response,
+    # so it avoids werkzeug's parsed header views (response.vary) on the hot path.
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", g.get("csp", CSP))
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_app.config.get("PREFERRED_URL_SCHEME") == "https":
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if "Vary" not in headers or "Accept-Language" not in headers["Vary"]:
-        response.vary.add("Accept-Language")
+    present = {key.lower() for key, _ in headers.items()}
+    for key, value in static_headers(
+        current_app.config["SESSION_COOKIE_SECURE"], g.get("csp", CSP)
+    ):
+        if key.lower() not in present:
+            headers[key] = value
+    vary = headers.get("Vary")
+    if not vary:
+        headers["Vary"] = "Accept-Language"
+    elif "accept-language" not in vary.lower():
+        headers["Vary"] = vary + ", Accept-Language"
     return response
 
 

@@ -190,3 +190,32 @@ def test_unknown_page_is_a_chinese_404(client):
     response = client.get("/notices/no-such-notice")
     assert response.status_code == 404
     assert "页面不存在" in response.get_data(as_text=True)
+
+
+@pytest.mark.config(NOTICE_CACHE_TTL=0.5)
+def test_cached_fast_path_serves_the_same_page_and_sees_changes_within_the_ttl(
+    app, client, published_notice
+):
+    url = f"/notices/{published_notice}"
+    first = client.get(url)  # through Flask: renders and caches
+    second = client.get(url)  # fresh cache entry: answered in front of Flask
+    assert second.status_code == 200
+    assert second.data == first.data
+    for header in ("ETag", "Last-Modified", "Cache-Control", "Content-Security-Policy",
+                   "X-Content-Type-Options", "Referrer-Policy", "Permissions-Policy"):
+        assert second.headers[header] == first.headers[header], header
+    assert "Accept-Language" in second.headers["Vary"]
+    assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert client.head(url).data == b""
+    english = client.get(url + "?lang=en")
+    assert '<html lang="en">' in english.get_data(as_text=True)
+
+    with app.app_context():
+        from portal.extensions import db
+
+        withdraw_notice(get_by_slug(published_notice), actor="test", note="已撤回")
+        db.session.commit()
+    import time
+
+    time.sleep(0.6)
+    assert client.get(url).status_code == 410

@@ -7,11 +7,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from portal.notices import models  # noqa: F401  (registers the tables)
+    from portal.notices.admin import bp as admin_bp
     from portal.notices.cli import notices_cli
-    from portal.notices.public import bp
+    from portal.notices.public import CachedPageMiddleware, bp
 
     app.register_blueprint(bp)
-    app.cli.add_command(notices_cli)
-    from portal.notices.admin import bp as admin_bp
-
     app.register_blueprint(admin_bp)
+    app.cli.add_command(notices_cli)
+    if app.config["NOTICE_CACHE_TTL"] > 0:
+        app.wsgi_app = CachedPageMiddleware(  # type: ignore[method-assign]
+            app.wsgi_app, app.config["NOTICE_CACHE_TTL"], app.config["SESSION_COOKIE_SECURE"]
+        )
