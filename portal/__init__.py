@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,27 @@ def _ensure_secret_key(app: Flask) -> None:
     if app.config.get("SECRET_KEY"):
         return
     key_file = Path(app.instance_path) / "secret_key"
-    if not key_file.exists():
-        # O_EXCL: two workers starting together must not write two different keys.
+    app.config["SECRET_KEY"] = write_once(key_file, secrets.token_hex(32)).strip()
+
+
+def write_once(path: Path, content: str) -> str:
+    """Create path with content (mode 0600) unless it exists; return what the file holds.
+
+    Several workers may start at once: each writes a complete temp file and hard-links it into
+    place, so a reader never sees a half-written file and exactly one content wins."""
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, path)
         except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-    app.config["SECRET_KEY"] = key_file.read_text().strip()
+        finally:
+            os.unlink(tmp)
+    return path.read_text()
 
 
 def _init_extensions(app: Flask) -> None:

@@ -1,0 +1,426 @@
+"""Public web intake: the feedback form, the receipt page and /track.
+
+The views are thin: they check the form, the captcha and the honeypot, then hand everything to
+``record_submission`` / ``add_follow_up`` (the one door) and show what came back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy import select
+from sqlalchemy.orm import load_only
+
+from portal import site
+from portal.extensions import db, limiter
+from portal.intake import captcha
+from portal.intake.forms import (
+    FeedbackForm,
+    FollowUpForm,
+    TrackForm,
+    apply_service_errors,
+    normalise_phone,
+)
+from portal.intake.models import FollowUp, Submission
+from portal.intake.service import (
+    Contact,
+    IncomingFile,
+    SubmissionRejected,
+    add_follow_up,
+    check_secret,
+    find_by_code,
+    record_submission,
+)
+from portal.notices.models import Notice
+from portal.workdays import WorkCalendar, now_utc, to_local
+
+bp = Blueprint("intake", __name__)
+
+FEEDBACK_FIELDS = (
+    "body", "findings", "contact_name", "contact_phone", "contact_email", "anonymous",
+    "consent", "attachments",
+)  # fmt: skip
+TRACK_SECONDS = 30 * 60  # how long a code + secret check keeps /track open in this browser
+RECEIPT_KEY = "intake.receipt"
+TRACK_KEY = "intake.track"
+CAPTCHA_SCRIPT = "https://js.hcaptcha.com/1/api.js?hl=zh-CN"
+
+# What the submitter reads on /track. Spam looks like "received": a bot learns nothing.
+PUBLIC_STATUS = {
+    "received": "已收到，等待处理",
+    "held": "已收到，等待工作人员核验",
+    "spam": "已收到，等待处理",
+    "triaged": "已受理，正在分办",
+    "in_progress": "办理中",
+    "replied": "已答复",
+    "closed": "已办结",
+    "duplicate": "已与相同内容的意见合并办理",
+    "referred": "已转交有关部门办理",
+}
+
+
+@bp.record_once
+def _warn_about_captcha(state: BlueprintSetupState) -> None:
+    captcha.warn_if_disabled(
+        captcha.CaptchaSettings.from_config(state.app.config), state.app.logger
+    )
+
+
+def _submit_limit() -> str:
+    return current_app.config["RATELIMIT_SUBMIT"]
+
+
+def _track_limit() -> str:
+    return current_app.config["RATELIMIT_TRACK"]
+
+
+def _calendar() -> WorkCalendar:
+    config = current_app.config
+    return WorkCalendar.from_iso(config.get("EXTRA_HOLIDAYS", ()), config.get("EXTRA_WORKDAYS", ()))
+
+
+def _public_notice(slug: str) -> Notice:
+    # Only what the form needs: the notice's text and sections are large and not shown here.
+    notice = db.session.scalar(
+        select(Notice)
+        .options(
+            load_only(
+                Notice.id,
+                Notice.slug,
+                Notice.title,
+                Notice.state,
+                Notice.version,
+                Notice.feedback_opens_at,
+                Notice.feedback_closes_at,
+            )
+        )
+        .where(Notice.slug == slug)
+    )
+    if notice is None or notice.state == "draft":
+        abort(404)
+    if notice.state == "withdrawn":
+        abort(410)
+    return notice
+
+
+def _window_closed_message(notice: Notice, now: datetime) -> str | None:
+    """Why the feedback window is shut right now (dates in Asia/Shanghai), or None if open."""
+    opens, closes = notice.feedback_opens_at, notice.feedback_closes_at
+    if opens is not None and now < to_local(opens):
+        return f"本公示的意见征集将于{_local_text(opens)}开始，届时欢迎提出意见。"
+    if closes is not None and now >= to_local(closes):
+        return f"本公示的意见征集已于{_local_text(closes)}截止，网上表单不再接收意见。"
+    return None
+
+
+def _local_text(moment: datetime) -> str:
+    local = to_local(moment)
+    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+
+
+def _date_text(day: Any) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+@dataclass(frozen=True)
+class FindingChoice:
+    number: int
+    title: str
+
+
+# Finding checkboxes per (notice id, version): the form page is fetched before every
+# submission, and re-reading categories and findings each time was most of its cost.
+_groups_cache: dict[tuple[int, int], list[tuple[str, list[FindingChoice]]]] = {}
+_groups_lock = threading.Lock()
+
+
+def _findings_by_category(notice: Notice) -> list[tuple[str, list[FindingChoice]]]:
+    """Active findings grouped under their category titles, in published order."""
+    key = (notice.id, notice.version)
+    groups = _groups_cache.get(key)
+    if groups is None:
+        groups = [
+            (
+                category.title,
+                [FindingChoice(f.number, f.title) for f in category.findings if f.active],
+            )
+            for category in notice.categories
+        ]
+        loose = [
+            FindingChoice(f.number, f.title)
+            for f in notice.findings
+            if f.active and f.category_id is None
+        ]
+        if loose:
+            groups.append(("其他问题", loose))
+        groups = [(title, choices) for title, choices in groups if choices]
+        with _groups_lock:
+            if len(_groups_cache) > 256:  # old versions pile up only while editors work
+                _groups_cache.clear()
+            _groups_cache[key] = groups
+    return groups
+
+
+def _finding_numbers(notice: Notice) -> set[int]:
+    return {choice.number for _, choices in _findings_by_category(notice) for choice in choices}
+
+
+def _captcha_settings() -> captcha.CaptchaSettings:
+    return captcha.CaptchaSettings.from_config(current_app.config)
+
+
+def _render_form(notice: Notice, form: FeedbackForm, status: int = 200, **extra: Any) -> Any:
+    settings = _captcha_settings()
+    if settings.enabled:
+        g.csp = site.CSP_WITH_CAPTCHA  # only this page may load hCaptcha's script and frame
+    return (
+        render_template(
+            "intake/feedback.html",
+            notice=notice,
+            form=form,
+            groups=_findings_by_category(notice),
+            captcha_sitekey=settings.sitekey if settings.enabled else None,
+            captcha_script=CAPTCHA_SCRIPT,
+            retention_days=current_app.config["RETENTION_DAYS"],
+            reply_workdays=current_app.config["REPLY_WITHIN_WORKDAYS"],
+            limits=_upload_limits(),
+            **extra,
+        ),
+        status,
+    )
+
+
+def _upload_limits() -> dict[str, int]:
+    config = current_app.config
+    return {
+        "files": config["UPLOAD_MAX_FILES"],
+        "file_mb": config["UPLOAD_MAX_FILE_BYTES"] // (1024 * 1024),
+        "total_mb": config["UPLOAD_MAX_TOTAL_BYTES"] // (1024 * 1024),
+    }
+
+
+def _incoming_files(files: list[Any]) -> list[IncomingFile]:
+    return [
+        IncomingFile(filename=f.filename, data=f.read(), content_type=f.mimetype) for f in files
+    ]
+
+
+def _contact(form: FeedbackForm) -> Contact | None:
+    if not form.wants_contact:
+        return None  # anonymous: whatever was typed in the contact fields is dropped here
+    phone = form.contact_phone.data
+    return Contact(
+        name=form.contact_name.data or None,
+        phone=normalise_phone(phone) if phone else None,
+        email=form.contact_email.data or None,
+    )
+
+
+@bp.route("/notices/<slug>/feedback", methods=["GET", "POST"])
+@limiter.limit(_submit_limit, methods=["POST"])
+def feedback(slug: str) -> Any:
+    notice = _public_notice(slug)
+    received_at = now_utc()
+    closed = _window_closed_message(notice, received_at)
+    if closed:
+        status = 403 if request.method == "POST" else 200
+        return render_template("intake/closed.html", notice=notice, message=closed), status
+
+    form = FeedbackForm()
+    form.set_findings(_finding_numbers(notice))
+    if request.method == "GET":
+        preselected = request.args.get("finding", type=int)
+        if preselected in form.findings.allowed:
+            form.findings.data = [preselected]
+        return _render_form(notice, form)
+    if not form.validate():
+        return _render_form(notice, form, 422)
+
+    status, hold_reason = "received", None
+    if form.honeypot_filled:
+        status = "spam"  # same success page: the bot must not learn it was caught
+    else:
+        settings = _captcha_settings()
+        if settings.enabled:
+            outcome = captcha.verify(
+                settings, request.form.get("h-captcha-response"), request.remote_addr
+            )
+            if outcome is captcha.CaptchaResult.REJECTED:
+                return _render_form(
+                    notice, form, 422, captcha_error="人机验证未通过，请重新验证后提交。"
+                )
+            if outcome is captcha.CaptchaResult.UNAVAILABLE:
+                status, hold_reason = "held", "captcha unavailable"
+
+    contact = _contact(form)
+    slug, title = notice.slug, notice.title  # read before the commit expires them
+    try:
+        receipt = record_submission(
+            channel="web",
+            body=form.body.data,
+            notice=notice,
+            findings=form.findings.data or (),
+            contact=contact,
+            anonymous=bool(form.anonymous.data),
+            consent=bool(form.consent.data) and contact is not None,
+            attachments=_incoming_files(form.uploaded_files()),
+            received_at=received_at,
+            status=status,
+            hold_reason=hold_reason,
+        )
+    except SubmissionRejected as exc:
+        unplaced = apply_service_errors(form, exc.errors, FEEDBACK_FIELDS)
+        return _render_form(notice, form, 422, general_errors=unplaced)
+
+    # Shown once: the receipt page pops it, so a reload no longer shows the secret.
+    session[RECEIPT_KEY] = {
+        "code": receipt.code,
+        "secret": receipt.secret,
+        "received_at": received_at.isoformat(),
+        "notice_slug": slug,
+        "notice_title": title,
+        "email": bool(contact and contact.email),
+    }
+    return redirect(url_for(".receipt"), code=303)
+
+
+@bp.get("/feedback/receipt")
+def receipt() -> Response:
+    data = session.pop(RECEIPT_KEY, None)
+    context: dict[str, Any] = {"receipt": data}
+    if data:
+        received_at = datetime.fromisoformat(data["received_at"])
+        workdays = current_app.config["REPLY_WITHIN_WORKDAYS"]
+        context.update(
+            secret_groups=" ".join(data["secret"][i : i + 4] for i in range(0, 16, 4)),
+            received_text=_local_text(received_at),
+            reply_workdays=workdays,
+            reply_due=_date_text(_calendar().due_date(received_at, workdays)),
+        )
+    response = make_response(render_template("intake/receipt.html", **context))
+    response.headers["Cache-Control"] = "no-store"  # the secret must not sit in any cache
+    return response
+
+
+def _tracked_submission() -> Submission | None:
+    """The submission this browser proved it may see, while the 30 minutes last."""
+    state = session.get(TRACK_KEY)
+    if not state or state.get("until", 0) < time.time():
+        session.pop(TRACK_KEY, None)
+        return None
+    return db.session.get(Submission, state["id"])
+
+
+def _follow_ups(submission: Submission) -> list[FollowUp]:
+    return list(
+        db.session.scalars(
+            select(FollowUp).where(FollowUp.submission_id == submission.id).order_by(FollowUp.at)
+        )
+    )
+
+
+def public_replies(follow_ups: list[FollowUp]) -> list[FollowUp]:
+    """The office's answers the submitter may read.
+
+    Hook for the triage issue: a reply is a follow-up written by staff whose ``kind`` is
+    "reply". Until FollowUp has a ``kind`` column nothing qualifies, so internal notes can never
+    leak here by accident.
+    """
+    return [
+        f for f in follow_ups if getattr(f, "kind", None) == "reply" and f.author != "submitter"
+    ]
+
+
+@bp.route("/track", methods=["GET", "POST"])
+@limiter.limit(_track_limit, methods=["POST"])
+def track() -> Any:
+    form = TrackForm()
+    if request.method == "POST" and form.validate():
+        submission = find_by_code(form.code.data)
+        if submission is not None and check_secret(submission, form.secret.data):
+            session[TRACK_KEY] = {"id": submission.id, "until": time.time() + TRACK_SECONDS}
+            return redirect(url_for(".track_status"), code=303)
+        # One message for both cases: the page must not reveal which codes exist.
+        form.secret.errors = ["回执编号或查询密码不正确，请核对后重试。"]
+    status = 422 if request.method == "POST" else 200
+    return render_template("intake/track.html", form=form), status
+
+
+def _render_status(submission: Submission, form: FollowUpForm, status: int = 200) -> Any:
+    follow_ups = _follow_ups(submission)
+    return (
+        render_template(
+            "intake/track_status.html",
+            submission=submission,
+            status_text=PUBLIC_STATUS.get(submission.status, "办理中"),
+            received_text=_local_text(submission.received_at),
+            replies=public_replies(follow_ups),
+            additions=[f for f in follow_ups if f.author == "submitter"],
+            local_text=_local_text,
+            form=form,
+            limits=_upload_limits(),
+        ),
+        status,
+    )
+
+
+@bp.get("/track/status")
+def track_status() -> Any:
+    submission = _tracked_submission()
+    if submission is None:
+        flash("查询已超时或尚未验证，请重新输入回执编号和查询密码。", "error")
+        return redirect(url_for(".track"), code=303)
+    response = make_response(_render_status(submission, FollowUpForm()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/track/follow-up")
+@limiter.limit(_submit_limit)
+def track_follow_up() -> Any:
+    submission = _tracked_submission()
+    if submission is None:
+        flash("查询已超时，请重新输入回执编号和查询密码后再补充。", "error")
+        return redirect(url_for(".track"), code=303)
+    form = FollowUpForm()
+    if not form.validate():
+        return _render_status(submission, form, 422)
+    try:
+        add_follow_up(
+            submission,
+            body=form.body.data or "",
+            channel="web",
+            attachments=_incoming_files(form.uploaded_files()),
+            author="submitter",
+        )
+    except SubmissionRejected as exc:
+        unplaced = apply_service_errors(form, exc.errors, ("body", "attachments"))
+        form.body.errors = [*form.body.errors, *unplaced]
+        return _render_status(submission, form, 422)
+    flash("补充内容已收到，工作人员会一并处理。", "success")
+    return redirect(url_for(".track_status"), code=303)
+
+
+@bp.post("/track/end")
+def track_end() -> Response:
+    session.pop(TRACK_KEY, None)
+    return redirect(url_for(".track"), code=303)
