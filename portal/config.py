@@ -66,7 +66,13 @@ class Defaults:
     MAIL_IMAP_SSL = True
     MAIL_IMAP_STARTTLS = False
     MAIL_IMAP_MOVE_TO: str | None = None
+    MAIL_IMAP_MARK_SEEN = True
+    MAIL_IMAP_TIMEOUT = 30
     MAIL_MAX_BYTES = 30 * 1024 * 1024
+    # Which notice mailed opinions belong to: the newest published one unless set.
+    MAIL_NOTICE_SLUG: str | None = None
+    # Follow-ups by mail from one sender per hour before they are quarantined (loop guard).
+    MAIL_REOPENS_PER_HOUR = 10
 
     # Captcha: unset keys switch it off (a warning is logged at start).
     HCAPTCHA_SITEKEY: str | None = None

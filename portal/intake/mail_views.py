@@ -1,0 +1,104 @@
+"""Staff quarantine of inbound mail: list, read safely, download the raw .eml, release, delete.
+
+``register(app)`` is the one hook portal/intake/__init__.py calls for everything of issue 6:
+the mail tables, this blueprint and the `flask mail` command group.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
+
+from portal import audit
+from portal.extensions import db
+from portal.intake.crypto import mask_email
+from portal.intake.mail import parse_message
+from portal.intake.mail_models import MailMessage
+from portal.intake.mailbox import delete as delete_message
+from portal.intake.mailbox import quarantined, release
+from portal.staff.auth import roles_required
+
+bp = Blueprint("mail_quarantine", __name__, url_prefix="/staff/mail")
+ROLES = ("triager", "admin")
+
+
+def register(app: Flask) -> None:
+    from portal.intake import mail_models  # noqa: F401  (registers the tables)
+    from portal.intake.mail_cli import mail_cli
+
+    app.register_blueprint(bp)
+    app.cli.add_command(mail_cli)
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    # Quarantined mail is personal data: never cached, never sniffed.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _pending_or_404(message_id: int) -> MailMessage:
+    row = db.session.get(MailMessage, message_id)
+    if row is None or row.release_state != "pending" or row.raw is None:
+        abort(404)
+    return row
+
+
+@bp.get("/quarantine")
+@roles_required(*ROLES)
+def quarantine_list() -> str:
+    rows = quarantined()
+    return render_template("intake/mail_quarantine.html", rows=rows, mask_email=mask_email)
+
+
+@bp.get("/quarantine/<int:message_id>")
+@roles_required(*ROLES)
+def quarantine_show(message_id: int) -> str:
+    row = _pending_or_404(message_id)
+    parsed = parse_message(row.raw_bytes or b"")
+    return render_template(
+        "intake/mail_message.html", row=row, parsed=parsed, mask_email=mask_email
+    )
+
+
+@bp.get("/quarantine/<int:message_id>/raw")
+@roles_required(*ROLES)
+def quarantine_raw(message_id: int) -> Response:
+    row = _pending_or_404(message_id)
+    audit.record("mail.download", object_type="mail_message", object_id=row.id)
+    db.session.commit()
+    response = Response(row.raw_bytes or b"", mimetype="message/rfc822")
+    response.headers["Content-Disposition"] = f'attachment; filename="mail-{row.id}.eml"'
+    return response
+
+
+@bp.post("/quarantine/<int:message_id>/release")
+@roles_required(*ROLES)
+def quarantine_release(message_id: int) -> Response:
+    row = _pending_or_404(message_id)
+    try:
+        outcome = release(row, actor=audit.current_actor())
+    except ValueError as exc:
+        db.session.rollback()
+        flash(f"放行失败：{exc}", "error")
+        return redirect(url_for(".quarantine_show", message_id=message_id))
+    flash(f"已放行并登记为 {outcome.code}（状态：待处理 held）。", "success")
+    return redirect(url_for(".quarantine_list"))
+
+
+@bp.post("/quarantine/<int:message_id>/delete")
+@roles_required(*ROLES)
+def quarantine_delete(message_id: int) -> Response:
+    row = _pending_or_404(message_id)
+    delete_message(row, actor=audit.current_actor())
+    flash("隔离邮件已删除。", "success")
+    return redirect(url_for(".quarantine_list"))

@@ -1,0 +1,193 @@
+"""`flask mail fetch` against a real Dovecot: nothing missed, nothing doubled, one fetcher."""
+
+from __future__ import annotations
+
+import threading
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.intake.imap import FetcherBusy, acquire_lock, fetch_once
+from portal.intake.mail_models import MailboxState
+from portal.intake.models import Submission
+from tests.fixtures.dovecot import Dovecot
+
+
+@pytest.fixture
+def app_config(dovecot: Dovecot) -> dict[str, Any]:
+    return dovecot.app_config()
+
+
+def messages(count: int, start: int = 0) -> list[bytes]:
+    out = []
+    for n in range(start, start + count):
+        msg = EmailMessage()
+        msg["From"] = f"市民{n} <citizen{n}@example.cn>"
+        msg["To"] = "feedback@portal.example"
+        msg["Subject"] = f"第{n}号意见"
+        msg["Date"] = "Tue, 06 Feb 2024 10:00:00 +0800"
+        msg["Message-ID"] = f"<imap-{n}@example.cn>"
+        msg.set_content(f"这是第{n}封关于整改的来信，请核实镕城路的情况。")
+        out.append(msg.as_bytes())
+    return out
+
+
+def submissions(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count(Submission.id))) or 0)
+
+
+def fetch(app: Flask, **kw: Any) -> Any:
+    with app.app_context():
+        return fetch_once(app.config, **kw)
+
+
+def test_drop_midway_and_uidvalidity_change_give_exactly_200(
+    app: Flask, dovecot: Dovecot, published_notice: str
+) -> None:
+    assert dovecot.append(messages(200)) == 200
+    kicked = []
+
+    def drop_halfway(done: int, total: int, uid: int) -> None:
+        if done == 75 and not kicked:
+            kicked.append(uid)
+            dovecot.kick()
+
+    first = fetch(app, progress=drop_halfway)
+    assert kicked and first.error and "connection" in first.error
+    assert 75 <= submissions(app) < 200  # what was read is kept; the rest waits on the server
+
+    second = fetch(app)
+    assert second.ok, second.error
+    assert submissions(app) == 200
+    assert second.outcomes["recorded"] == 200 - first.outcomes["recorded"]
+    assert dovecot.count() == 200  # never deleted
+
+    nothing_new = fetch(app)
+    assert nothing_new.ok and nothing_new.seen == 0
+
+    dovecot.set_uidvalidity(dovecot.uidvalidity() + 1000)
+    rescan = fetch(app)
+    assert rescan.ok and rescan.rescanned
+    assert rescan.outcomes["duplicate"] == 200
+    assert submissions(app) == 200
+
+    dovecot.append(messages(3, start=200))
+    assert fetch(app).outcomes["recorded"] == 3
+    assert submissions(app) == 203
+    with app.app_context():
+        state = db.session.scalar(select(MailboxState))
+        assert state is not None and state.uidvalidity == dovecot.uidvalidity()
+
+
+def test_move_after_commit_and_failed_move_never_doubles(
+    app: Flask, dovecot: Dovecot, published_notice: str
+) -> None:
+    dovecot.append(messages(5))
+    with dovecot.client() as client:
+        client.create_folder("Processed")
+    app.config["MAIL_IMAP_MOVE_TO"] = "Processed"
+    report = fetch(app)
+    assert report.ok and report.outcomes["recorded"] == 5
+    assert dovecot.count("INBOX") == 0 and dovecot.count("Processed") == 5
+
+    # The move target vanished: records stay single, messages stay put, nothing lost.
+    dovecot.append(messages(5, start=5))
+    app.config["MAIL_IMAP_MOVE_TO"] = "NoSuchFolder"
+    failed = fetch(app)
+    assert failed.outcomes["recorded"] == 5 and failed.outcomes["flag-failed"] == 5
+    assert dovecot.count("INBOX") == 5
+    dovecot.set_uidvalidity(dovecot.uidvalidity() + 7)
+    app.config["MAIL_IMAP_MOVE_TO"] = None
+    assert fetch(app).outcomes["duplicate"] == 5
+    assert submissions(app) == 10
+
+
+def test_a_second_fetcher_refuses_while_one_runs(
+    app: Flask, dovecot: Dovecot, runner: FlaskCliRunner, published_notice: str
+) -> None:
+    dovecot.append(messages(60))
+    seen: list[str] = []
+
+    def second_fetcher() -> None:
+        with app.app_context():
+            try:
+                fetch_once(app.config)
+                seen.append("ran")
+            except FetcherBusy as exc:
+                seen.append(str(exc))
+
+    def meanwhile(done: int, total: int, uid: int) -> None:
+        if done == 10:
+            thread = threading.Thread(target=second_fetcher)
+            thread.start()
+            thread.join()
+
+    report = fetch(app, progress=meanwhile)
+    assert seen == ["another fetcher is running"]
+    assert report.ok and submissions(app) == 60
+
+    with app.app_context():
+        assert acquire_lock("a-fetcher-on-another-host")
+    result = runner.invoke(args=["mail", "fetch", "--once"])
+    assert result.exit_code != 0
+    assert "another fetcher is running" in result.output
+
+
+def test_fetch_command_reports_and_exits_zero(
+    app: Flask, dovecot: Dovecot, runner: FlaskCliRunner, published_notice: str
+) -> None:
+    dovecot.append(messages(4))
+    result = runner.invoke(args=["mail", "fetch", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "recorded 4" in result.output
+    assert submissions(app) == 4
+
+
+def test_loop_stops_gracefully_on_sigterm(
+    app: Flask, dovecot: Dovecot, published_notice: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    dovecot.append(messages(3))
+    env = dict(os.environ)
+    env.update(
+        {
+            "FLASK_APP": "portal",
+            "PORTAL_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "PORTAL_INSTANCE_PATH": app.instance_path,
+            "PORTAL_SECRET_KEY": app.config["SECRET_KEY"],
+            **{f"PORTAL_{k}": str(v).lower() if isinstance(v, bool) else str(v)
+               for k, v in dovecot.app_config().items()},
+        }
+    )  # fmt: skip
+    flask = str(Path(sys.executable).parent / "flask")
+    proc = subprocess.Popen(
+        [flask, "mail", "fetch", "--loop", "--interval", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while submissions(app) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert submissions(app) == 3
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "recorded 3" in out and "stopped" in err

@@ -1,0 +1,377 @@
+"""`flask mail ingest`: raw mail through the one door, as an MTA pipe would feed it."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from portal.extensions import db
+from portal.intake import attachments as files
+from portal.intake.mail import parse_message
+from portal.intake.mail_models import MailMessage
+from portal.intake.mailbox import LINE_RE, ingest
+from portal.intake.models import FollowUp, Submission
+from portal.intake.service import IncomingFile
+from portal.outbox.models import OutboxMessage
+from tests.fixtures.intake import MZ_EXE, gen_pdf
+
+CORPUS_DIR = Path(__file__).parent / "data" / "mail"
+EXPECTED: dict[str, dict[str, Any]] = json.loads(
+    (CORPUS_DIR / "expected.json").read_text(encoding="utf-8")
+)
+CORPUS = {name: (CORPUS_DIR / name).read_bytes() for name in sorted(EXPECTED)}
+EX_TEMPFAIL = 75
+
+
+def citizen_mail(
+    body: str = "东城路段的整改还没有完成，希望尽快处理。",
+    *,
+    subject: str = "对整改工作的意见",
+    sender: str = "citizen@example.cn",
+    message_id: str | None = "auto",
+    charset: str = "utf-8",
+    headers: dict[str, str] | None = None,
+    attachments: tuple[tuple[str, bytes, str], ...] = (),
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"市民 <{sender}>"
+    msg["To"] = "feedback@portal.example"
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 05 Feb 2024 09:30:00 +0800"
+    if message_id == "auto":
+        msg["Message-ID"] = make_msgid(domain="example.cn")
+    elif message_id:
+        msg["Message-ID"] = message_id
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body, charset=charset)
+    for filename, data, ctype in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()
+
+
+def run_ingest(runner: FlaskCliRunner, raw: bytes, tmp_path: Path) -> Any:
+    path = tmp_path / f"msg-{len(list(tmp_path.glob('msg-*')))}.eml"
+    path.write_bytes(raw)
+    return runner.invoke(args=["mail", "ingest", str(path)])
+
+
+def one_line(result: Any) -> str:
+    assert result.exit_code == 0, (result.output, result.exception)
+    lines = result.output.splitlines()
+    assert len(lines) == 1, result.output
+    assert LINE_RE.match(lines[0]), lines[0]
+    return lines[0]
+
+
+def code_of(line: str) -> str:
+    return line.split(" ", 1)[1]
+
+
+def expected_kind(name: str) -> tuple[str, str | None]:
+    """What the corpus says a careful clerk does with this message."""
+    want = EXPECTED[name]
+    if want["quarantine"]:
+        return "quarantined", None
+    reason = want["auto_reason"]
+    if reason is not None:
+        if want["bounced_ids"] or reason in ("bounce", "postmaster", "mailer-daemon"):
+            return "ignored", "bounce"
+        return "ignored", "auto-reply"
+    parsed = parse_message(CORPUS[name])
+    incoming = [IncomingFile(a.filename, a.data, a.content_type) for a in parsed.attachments]
+    try:
+        files.check_files(incoming)
+    except files.AttachmentRefused:
+        return "quarantined", "attachment refused"
+    return "recorded", None
+
+
+def test_corpus_outcomes(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    mismatches = []
+    for name, raw in CORPUS.items():
+        line = one_line(run_ingest(runner, raw, tmp_path))
+        kind, reason = expected_kind(name)
+        if not line.startswith(kind + " ") or (reason and reason not in line):
+            mismatches.append(f"{name}: got {line!r}, want {kind} {reason or ''}")
+    assert not mismatches, "\n".join(mismatches)
+    with app.app_context():
+        # Every distinct message is kept with its raw bytes, whatever happened to it.
+        rows = list(db.session.scalars(select(MailMessage)))
+        assert len(rows) == len(CORPUS)
+        assert {zlib.decompress(r.raw) for r in rows} == set(CORPUS.values())
+        # Machine mail is never acknowledged: only recorded messages have outbox rows.
+        recorded = {r.submission_id for r in rows if r.outcome == "recorded"}
+        acked = set(db.session.scalars(select(OutboxMessage.submission_id)))
+        assert acked <= recorded
+
+
+def test_same_message_twice_is_a_duplicate(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    for raw in (citizen_mail(), citizen_mail(message_id=None)):
+        first = one_line(run_ingest(runner, raw, tmp_path))
+        again = one_line(run_ingest(runner, raw, tmp_path))
+        assert first.startswith("recorded ")
+        assert again == f"duplicate {code_of(first)}"
+    # Without a Message-ID, the same sender/date/subject/body decides even if bytes differ.
+    raw = citizen_mail("同一封信，没有编号。", message_id=None)
+    first = one_line(run_ingest(runner, raw, tmp_path))
+    retyped = raw.replace(b"\nTo: ", b"\nX-Relay: mx2\nTo: ")
+    assert one_line(run_ingest(runner, retyped, tmp_path)) == f"duplicate {code_of(first)}"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Submission.id))) == 3
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 3
+
+
+def test_recorded_mail_lands_on_the_published_notice_with_its_sender(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    line = one_line(run_ingest(runner, citizen_mail(sender="Li.Ming@Example.cn"), tmp_path))
+    shown = runner.invoke(args=["submissions", "show", code_of(line), "--json"])
+    data = json.loads(shown.output)
+    assert data["channel"] == "email"
+    assert data["sender_email"].lower() == "li.ming@example.cn"
+    assert data["subject"] == "对整改工作的意见"
+    with app.app_context():
+        submission = db.session.scalar(select(Submission))
+        assert submission is not None and submission.notice is not None
+        assert submission.notice.slug == published_notice
+        assert submission.raw_message_bytes is not None
+
+
+def test_gb18030_character_survives_end_to_end(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    # 镕 is outside GB2312, yet mail clients label such text gb2312: it must not be lost.
+    body = "朱镕基路的整改情况请公开。"
+    raw = (
+        (
+            "From: =?gb2312?B?{name}?= <rong@163.com>\r\n"
+            "To: feedback@portal.example\r\n"
+            "Subject: =?gb2312?B?{subject}?=\r\n"
+            "Message-ID: <gb18030-1@163.com>\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=gb2312\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        )
+        .format(
+            name=__import__("base64").b64encode("王镕".encode("gb18030")).decode(),
+            subject=__import__("base64").b64encode("镕城小区意见".encode("gb18030")).decode(),
+        )
+        .encode("ascii")
+        + body.encode("gb18030")
+        + b"\r\n"
+    )
+    line = one_line(run_ingest(runner, raw, tmp_path))
+    assert line.startswith("recorded ")
+    data = json.loads(runner.invoke(args=["submissions", "show", code_of(line), "--json"]).output)
+    assert "朱镕基" in data["body"]
+    assert data["subject"] == "镕城小区意见"
+
+
+def _ack_of(app: Flask, code: str) -> OutboxMessage:
+    with app.app_context():
+        ack = db.session.scalar(
+            select(OutboxMessage).join(Submission).where(Submission.code == code)
+        )
+        assert ack is not None
+        db.session.expunge(ack)
+        return ack
+
+
+def test_bounce_marks_the_outbox_row_bounced(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    code = code_of(one_line(run_ingest(runner, citizen_mail(sender="gone@example.cn"), tmp_path)))
+    ack = _ack_of(app, code)
+    dsn = EmailMessage()
+    dsn["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.cn>"
+    dsn["To"] = "noreply@portal.example"
+    dsn["Subject"] = "Undelivered Mail Returned to Sender"
+    dsn["Message-ID"] = make_msgid(domain="mx.example.cn")
+    dsn.set_content("This is the mail system. The address does not exist.")
+    dsn.add_attachment(
+        f"Message-ID: {ack.message_id}\r\nSubject: {ack.subject}\r\n".encode(),
+        maintype="text",
+        subtype="rfc822-headers",
+    )
+    dsn.replace_header("Content-Type", "multipart/report; report-type=delivery-status")
+    dsn.set_param("boundary", dsn.get_boundary())
+    line = one_line(run_ingest(runner, dsn.as_bytes(), tmp_path))
+    assert line == "ignored bounce"
+    with app.app_context():
+        assert db.session.get(OutboxMessage, ack.id).status == "bounced"  # type: ignore[union-attr]
+        assert db.session.scalar(select(func.count(Submission.id))) == 1
+
+
+def test_auto_reply_is_ignored_and_never_acknowledged(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    raw = citizen_mail("我正在休假，将于下周回复。", headers={"Auto-Submitted": "auto-replied"})
+    line = one_line(run_ingest(runner, raw, tmp_path))
+    assert line.startswith("ignored auto-reply")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+        assert db.session.scalar(select(func.count(Submission.id))) == 0
+
+
+def test_reply_threads_to_the_submission(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    code = code_of(one_line(run_ingest(runner, citizen_mail(), tmp_path)))
+    ack = _ack_of(app, code)
+    by_subject = citizen_mail(
+        "补充：施工时间是晚上十点以后。", subject=f"回复：[#{code.lower()}] 您的意见已收到"
+    )
+    assert one_line(run_ingest(runner, by_subject, tmp_path)) == f"threaded {code}"
+    by_header = citizen_mail(
+        "再补充一张照片的说明。",
+        subject="Re: 您的意见已收到",
+        headers={"In-Reply-To": ack.message_id},
+    )
+    assert one_line(run_ingest(runner, by_header, tmp_path)) == f"threaded {code}"
+    assert one_line(run_ingest(runner, by_header, tmp_path)) == f"duplicate {code}"
+    with app.app_context():
+        submission = db.session.scalar(select(Submission).where(Submission.code == code))
+        assert submission is not None
+        assert [f.body for f in submission.follow_ups] == [
+            "补充：施工时间是晚上十点以后。",
+            "再补充一张照片的说明。",
+        ]
+        assert {f.author for f in submission.follow_ups} == {"submitter"}
+        assert db.session.scalar(select(func.count(Submission.id))) == 1
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1  # no second ack
+
+
+@pytest.mark.config(MAIL_REOPENS_PER_HOUR=2)
+def test_reopens_by_mail_are_rate_limited_per_sender(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    code = code_of(one_line(run_ingest(runner, citizen_mail(), tmp_path)))
+    lines = [
+        one_line(
+            run_ingest(runner, citizen_mail(f"第{n}次补充", subject=f"[#{code}] 补充"), tmp_path)
+        )
+        for n in range(3)
+    ]
+    assert lines[:2] == [f"threaded {code}"] * 2
+    assert lines[2] == "quarantined rate limit"
+    other = citizen_mail("另一个人的补充", subject=f"[#{code}] 补充", sender="other@example.cn")
+    assert one_line(run_ingest(runner, other, tmp_path)) == f"threaded {code}"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(FollowUp.id))) == 3
+        authors = set(db.session.scalars(select(FollowUp.author)))
+        assert len(authors) == 2  # the stranger's follow-up is not presented as the submitter's
+
+
+def test_refused_attachment_is_quarantined_with_the_message(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    raw = citizen_mail(
+        "证据见附件。",
+        attachments=(
+            ("证据.pdf", MZ_EXE, "application/pdf"),
+            ("现场.pdf", gen_pdf(), "application/pdf"),
+        ),
+    )
+    line = one_line(run_ingest(runner, raw, tmp_path))
+    assert line.startswith("quarantined attachment refused: ")
+    assert "证据.pdf" in line
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Submission.id))) == 0
+        row = db.session.scalar(select(MailMessage))
+        assert row is not None and row.release_state == "pending"
+        assert row.raw_bytes == raw  # kept whole: the refused file is still in it
+    # A second delivery of the same message does not pile up another copy.
+    assert one_line(run_ingest(runner, raw, tmp_path)) == line
+    with app.app_context():
+        assert db.session.scalar(select(func.count(MailMessage.id))) == 1
+
+
+def test_database_failure_spools_and_exits_non_zero(
+    runner: FlaskCliRunner,
+    app: Flask,
+    published_notice: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = citizen_mail("数据库宕机时寄来的信。")
+
+    def database_down(**_kw: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr("portal.intake.mailbox.record_submission", database_down)
+    result = run_ingest(runner, raw, tmp_path)
+    assert result.exit_code == EX_TEMPFAIL  # the MTA keeps the message and retries
+    assert not [line for line in result.stdout.splitlines() if LINE_RE.match(line)]
+    spooled = list((Path(app.instance_path) / "mail-spool").glob("*.eml"))
+    assert [p.read_bytes() for p in spooled] == [raw]
+
+    monkeypatch.undo()
+    drained = runner.invoke(args=["mail", "spool"])
+    assert drained.exit_code == 0, drained.output
+    assert ": recorded " in drained.output
+    code = drained.output.split("recorded ", 1)[1].strip()
+    assert not list((Path(app.instance_path) / "mail-spool").glob("*.eml"))
+    # The MTA's retry of the same message is then a duplicate, not a second submission.
+    assert one_line(run_ingest(runner, raw, tmp_path)) == f"duplicate {code}"
+
+
+def test_ingest_reads_stdin(runner: FlaskCliRunner, app: Flask, published_notice: str) -> None:
+    result = runner.invoke(args=["mail", "ingest", "-"], input=citizen_mail())
+    assert one_line(result).startswith("recorded ")
+
+
+# --- fuzzing ---------------------------------------------------------------------------------
+
+
+def _mutate(raw: bytes, data: st.DataObject) -> bytes:
+    out = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 8))):
+        if not out:
+            break
+        pos = data.draw(st.integers(0, len(out) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert", "truncate"]))
+        if action == "flip":
+            out[pos] = data.draw(st.integers(0, 255))
+        elif action == "cut":
+            del out[pos : pos + data.draw(st.integers(1, 64))]
+        elif action == "insert":
+            out[pos:pos] = data.draw(st.binary(min_size=1, max_size=32))
+        else:
+            del out[pos:]
+    return bytes(out)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_fuzzed_mail_always_gives_a_contract_line(app: Flask, data: st.DataObject) -> None:
+    if data.draw(st.booleans()):
+        raw = data.draw(st.binary(max_size=2000))
+    else:
+        raw = _mutate(CORPUS[data.draw(st.sampled_from(sorted(CORPUS)))], data)
+    with app.app_context():
+        outcome = ingest(raw)  # nothing escapes
+        assert LINE_RE.match(outcome.line()), outcome.line()
+        if outcome.kind == "quarantined":
+            assert outcome.reason
