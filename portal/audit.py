@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import Blueprint, Flask, current_app, has_request_context, render_template, request
+from flask.cli import AppGroup
 from sqlalchemy import JSON, DateTime, Integer, String, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -194,9 +195,8 @@ def verify() -> Verification:
     return Verification(True, count)
 
 
-@click.group("audit", help="Tamper-evident audit log.")
-def audit_cli() -> None:
-    pass
+# An AppGroup, so its commands run inside an app context (also under test_cli_runner()).
+audit_cli = AppGroup("audit", help="Tamper-evident audit log.")
 
 
 @audit_cli.command("verify", help="Check the hash chain; exit 1 naming the first broken event.")

@@ -66,8 +66,8 @@ class Defaults:
     MAIL_IMAP_SSL = True
     MAIL_IMAP_STARTTLS = False
     MAIL_IMAP_MOVE_TO: str | None = None
-    MAIL_IMAP_MARK_SEEN = True
-    MAIL_IMAP_TIMEOUT = 30
+    MAIL_IMAP_MARK_SEEN = False  # True flags handled mail \Seen (after its record is committed)
+    MAIL_IMAP_TIMEOUT = 60
     MAIL_MAX_BYTES = 30 * 1024 * 1024
     # Which notice mailed opinions belong to: the newest published one unless set.
     MAIL_NOTICE_SLUG: str | None = None

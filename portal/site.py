@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header
@@ -151,8 +154,34 @@ def _handle_csrf(exc: CSRFError) -> tuple[str, int]:
     return render_error(400, _("页面已过期或来源无法验证，请刷新页面后重新提交。"))
 
 
+def _handle_database_down(exc: OperationalError | InterfaceError) -> tuple[str, int, dict]:
+    # PostgreSQL restarting or unreachable: nothing was recorded (the transaction died with the
+    # connection), so say so plainly and invite a retry instead of a generic 500 page.
+    current_app.logger.warning("database unavailable: %s", exc)
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already gone; nothing to undo
+        current_app.logger.debug("rollback after database error failed", exc_info=True)
+    body, code = render_error(503)
+    return body, code, {"Retry-After": "10"}
+
+
+def _handle_storage_full(exc: OSError) -> tuple[str, int, dict]:
+    """Uploads disk full: the one door already removed its files and rolled back."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        raise exc
+    current_app.logger.error("uploads storage full: %s", exc)
+    db.session.rollback()
+    message = _("服务器存储空间暂时不足，您的内容尚未提交，请稍后重试或通过电话、信件反映。")
+    body, code = render_error(503, message)
+    return body, code, {"Retry-After": "60"}
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http_error)
+    app.register_error_handler(OperationalError, _handle_database_down)  # issue 9: faults
+    app.register_error_handler(InterfaceError, _handle_database_down)
+    app.register_error_handler(OSError, _handle_storage_full)
     app.jinja_env.globals["html_lang"] = html_lang

@@ -241,7 +241,23 @@ def totp_code_for(app: Flask, user_id: int) -> str:
 
 
 @pytest.fixture
-def make_user(app: Flask) -> Any:
+def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheaper argon2id parameters for tests that log in a lot (the machine has 2 cores).
+
+    The production parameters are pinned by test_staff_auth.py.
+    """
+    from argon2 import PasswordHasher
+
+    from portal.staff import passwords
+
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", passwords._hasher.hash("dummy"))
+
+
+@pytest.fixture
+def make_user(app: Flask, fast_argon2: None) -> Any:
     from portal.staff.models import User
 
     made = 0
