@@ -1,0 +1,18 @@
+"""Staff: accounts, login with TOTP, role checks (see DESIGN.md and portal/staff/auth.py)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Registers models, blueprints and CLI of this feature."""
+    from portal.staff import models  # noqa: F401  (registers the tables)
+    from portal.staff.auth import init_auth
+    from portal.staff.cli import users_cli
+    from portal.staff.views import bp, nav_context
+
+    init_auth(app)
+    app.register_blueprint(bp)
+    app.context_processor(nav_context)
+    app.cli.add_command(users_cli)

@@ -1,0 +1,313 @@
+"""Staff pages: login (password, TOTP, enrolment), logout, own account, user administration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from portal import audit
+from portal.extensions import db, limiter
+from portal.staff import auth, totp
+from portal.staff.auth import roles_required
+from portal.staff.forms import (
+    CodeForm,
+    ConfirmForm,
+    EnrolForm,
+    LoginForm,
+    PasswordChangeForm,
+    UserCreateForm,
+)
+from portal.staff.models import User, utcnow
+from portal.staff.passwords import hash_password, verify_password
+from portal.staff.service import create_user, disable_user, reset_2fa
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+LOGIN_FAILED = "登录失败：邮箱、密码或验证码不正确，或账户已被暂时锁定。请稍后再试。"
+Page = str | Response | tuple[str, int]
+
+
+def _status(form: Any) -> int:
+    """400 for a submitted form that did not validate, 200 for a first look."""
+    return 400 if form.is_submitted() else 200
+
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+@bp.get("/")
+@login_required
+def home() -> Page:
+    return render_template("staff/home.html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Page:
+    if current_user.is_authenticated:
+        return redirect(auth.safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = auth.check_password(form.email.data or "", form.password.data or "")
+        if user is None:
+            return render_template("staff/login.html", form=form, error=LOGIN_FAILED), 401
+        next_url = auth.safe_next(request.args.get("next"))
+        if user.has_totp or auth.totp_required(user):
+            auth.start_second_step(user)
+            session["next"] = next_url
+            db.session.commit()
+            target = "staff.verify" if user.has_totp else "staff.enrol_at_login"
+            return redirect(url_for(target))
+        auth.complete_login(user, method="password")
+        return redirect(next_url)
+    return render_template("staff/login.html", form=form, error=None), _status(form)
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def verify() -> Page:
+    user = auth.pending_user()
+    if user is None or not user.has_totp:
+        flash("请重新登录。", "error")
+        return redirect(url_for("staff.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        method = _check_second_factor(user, form.code.data or "")
+        if method is None:
+            auth.register_failure(user, user.email, "wrong second factor")
+            if user.is_locked(utcnow()):
+                session.clear()
+                flash(LOGIN_FAILED, "error")
+                return redirect(url_for("staff.login"))
+            return render_template("staff/verify.html", form=form, error=LOGIN_FAILED), 401
+        next_url = session.get("next") or url_for("staff.home")
+        auth.complete_login(user, method=method)
+        return redirect(auth.safe_next(next_url))
+    return render_template("staff/verify.html", form=form, error=None), _status(form)
+
+
+def _check_second_factor(user: User, code: str) -> str | None:
+    """'totp' or 'recovery' when the code is accepted (and consumed), else None."""
+    counter = totp.accepted_counter(user.totp_secret or "", code, user.totp_last_counter)
+    if counter is not None:
+        user.totp_last_counter = counter
+        return "totp"
+    remaining = totp.use_recovery_code(list(user.recovery_codes or []), code)
+    if remaining is not None:
+        user.recovery_codes = remaining
+        return "recovery"
+    return None
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def enrol_at_login() -> Page:
+    """First login of an account that must use 2FA: enrol before entering."""
+    user = auth.pending_user()
+    if user is None:
+        return redirect(url_for("staff.login"))
+    if user.has_totp:
+        return redirect(url_for("staff.verify"))
+    return _enrol(user, at_login=True)
+
+
+@bp.route("/account/2fa", methods=["GET", "POST"])
+@login_required
+def totp_setup() -> Page:
+    return _enrol(current_user, at_login=False)
+
+
+def _enrol(user: User, *, at_login: bool) -> Page:
+    secret = session.get("enrol_secret")
+    if not secret:
+        secret = session["enrol_secret"] = totp.new_secret()
+    form = EnrolForm()
+    error = None
+    if form.validate_on_submit():
+        counter = totp.accepted_counter(secret, form.code.data or "", None)
+        if counter is not None:
+            codes = totp.new_recovery_codes()
+            user.totp_secret, user.totp_confirmed_at = secret, utcnow()
+            user.totp_last_counter = counter
+            user.recovery_codes = totp.hash_recovery_codes(codes)
+            session.pop("enrol_secret", None)
+            audit.record("user.2fa_enrol", object_type="user", object_id=user.id, actor=user.actor)
+            if at_login:
+                next_url = session.get("next") or url_for("staff.home")
+                auth.complete_login(user, method="totp-enrol")
+            else:
+                db.session.commit()
+                next_url = url_for("staff.account")
+            return render_template("staff/recovery_codes.html", codes=codes, next_url=next_url)
+        error = "验证码不正确，请核对手机上的时间后重试。"
+    uri = totp.provisioning_uri(secret, user.email)
+    return render_template(
+        "staff/enrol.html",
+        form=form,
+        error=error,
+        secret=secret,
+        qr=totp.qr_data_uri(uri),
+        at_login=at_login,
+    ), (400 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if current_user.is_authenticated:
+        auth.logout(current_user)
+    flash("您已退出登录。", "info")
+    return redirect(url_for("staff.login"))
+
+
+@bp.get("/account")
+@login_required
+def account() -> Page:
+    return render_template(
+        "staff/account.html", password_form=PasswordChangeForm(), confirm_form=ConfirmForm()
+    )
+
+
+@bp.post("/account/password")
+@login_required
+def change_password() -> Page:
+    form = PasswordChangeForm()
+    user: User = current_user
+    if form.validate_on_submit():
+        if verify_password(user.password_hash, form.current_password.data or ""):
+            user.password_hash = hash_password(form.new_password.data or "")
+            auth.end_all_sessions(user)
+            audit.record("user.password_change", object_type="user", object_id=user.id)
+            db.session.commit()
+            flash("密码已修改，请用新密码重新登录。", "info")
+            return redirect(url_for("staff.login"))
+        form.current_password.errors.append("当前密码不正确。")
+    return render_template(
+        "staff/account.html", password_form=form, confirm_form=ConfirmForm()
+    ), 400
+
+
+@bp.post("/account/recovery-codes")
+@login_required
+def new_recovery_codes() -> Page:
+    user: User = current_user
+    if not ConfirmForm().validate_on_submit() or not user.has_totp:
+        abort(400)
+    codes = totp.new_recovery_codes()
+    user.recovery_codes = totp.hash_recovery_codes(codes)
+    audit.record("user.recovery_codes", object_type="user", object_id=user.id)
+    db.session.commit()
+    return render_template(
+        "staff/recovery_codes.html", codes=codes, next_url=url_for("staff.account")
+    )
+
+
+@bp.get("/users")
+@roles_required("admin")
+def users() -> Page:
+    return _users_page(UserCreateForm())
+
+
+def _users_page(form: UserCreateForm, status: int = 200) -> tuple[str, int]:
+    rows = db.session.scalars(select(User).order_by(User.email))
+    return render_template(
+        "staff/users.html", users=list(rows), form=form, confirm_form=ConfirmForm()
+    ), status
+
+
+@bp.post("/users")
+@roles_required("admin")
+def users_create() -> Page:
+    form = UserCreateForm()
+    form.email_hint = form.email  # type: ignore[attr-defined]  (password must differ)
+    if form.validate_on_submit():
+        try:
+            user = create_user(
+                form.email.data or "",
+                role=form.role.data or "viewer",
+                password=form.password.data or "",
+                display_name=form.display_name.data or "",
+            )
+        except ValueError as exc:
+            form.email.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(f"已创建账户 {user.email}。", "info")
+            return redirect(url_for("staff.users"))
+    return _users_page(form, 400)
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.post("/users/<int:user_id>/disable")
+@roles_required("admin")
+def users_disable(user_id: int) -> Response:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = _user_or_404(user_id)
+    if user.id == current_user.id:
+        flash("不能停用自己的账户。", "error")
+    else:
+        disable_user(user)
+        db.session.commit()
+        flash(f"已停用 {user.email}。", "info")
+    return redirect(url_for("staff.users"))
+
+
+@bp.post("/users/<int:user_id>/reset-2fa")
+@roles_required("admin")
+def users_reset_2fa(user_id: int) -> Response:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = _user_or_404(user_id)
+    reset_2fa(user)
+    db.session.commit()
+    flash(f"已重置 {user.email} 的两步验证，其下次登录时需重新绑定。", "info")
+    return redirect(url_for("staff.users"))
+
+
+NAV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+    # label, candidate endpoints (first registered wins), roles that see it
+    ("队列", ("triage.queue", "triage.index"), ("triager", "viewer")),
+    ("公示管理", ("notice_admin.index",), ("editor",)),
+    ("审计日志", ("audit.events",), ()),
+    ("账户", ("staff.account",), ("editor", "triager", "viewer")),
+]
+
+
+def staff_nav() -> list[tuple[str, str]]:
+    """The nav entries the current user may use, for templates/staff/base.html."""
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for label, endpoints, roles in NAV:
+        endpoint = next((e for e in endpoints if e in current_app.view_functions), None)
+        if endpoint and current_user.has_role(*roles):
+            items.append((label, url_for(endpoint)))
+    return items
+
+
+def nav_context() -> dict[str, Any]:
+    return {"staff_nav": staff_nav, "logout_form": ConfirmForm}

@@ -1,0 +1,245 @@
+"""Editors manage notices: preview with warnings, draft, publish, revise, withdraw, statuses,
+feedback window, poster."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from portal.audit import Event
+from portal.extensions import db as _db
+from portal.notices.admin import text_diff
+from portal.notices.models import Notice
+from tests.conftest import form_post
+
+
+@pytest.fixture
+def editor(staff_login: Any) -> Any:
+    return staff_login("editor")
+
+
+def save_draft(editor: Any, text: str, slug: str = "dg") -> Any:
+    form_post(editor, "/staff/notices/new", {"text": text, "slug": slug, "step": "preview"})
+    return form_post(editor, "/staff/notices/new", {"text": text, "slug": slug, "step": "save"})
+
+
+def notice_row(app: Flask, slug: str) -> Notice:
+    with app.app_context():
+        notice = _db.session.scalar(select(Notice).where(Notice.slug == slug))
+        assert notice is not None
+        _db.session.expunge(notice)
+        return notice
+
+
+def logged_actions(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(_db.session.scalars(select(Event.action).order_by(Event.seq)))
+
+
+def with_number_gap(seed_text: str) -> str:
+    """The seed notice with finding 3 renumbered 5: the parser warns about the gap."""
+    return seed_text.replace("3.针对", "5.针对", 1)
+
+
+def test_preview_shows_the_parsed_structure_and_saves_nothing(
+    app: Flask, editor: Any, seed_text: str, client: Any
+) -> None:
+    response = form_post(
+        editor, "/staff/notices/new", {"text": seed_text, "slug": "dg", "step": "preview"}
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    first_finding = re.search(r"1\.针对“([^”]+)”", seed_text)
+    assert first_finding and first_finding.group(1) in html
+    assert "解析无警告" in html
+    with app.app_context():
+        assert _db.session.scalar(select(Notice)) is None
+
+
+def test_preview_lists_warnings_with_their_lines(editor: Any, seed_text: str) -> None:
+    text = with_number_gap(seed_text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("5.针对"))
+    html = form_post(editor, "/staff/notices/new", {"text": text, "step": "preview"}).get_data(
+        as_text=True
+    )
+    assert "解析警告" in html
+    assert f"第{line}行" in html
+
+
+def test_unreadable_text_is_refused_with_its_line(editor: Any) -> None:
+    response = form_post(
+        editor, "/staff/notices/new", {"text": "只有一行字，没有问题清单。", "step": "preview"}
+    )
+    assert response.status_code == 422
+    assert "第1行" in response.get_data(as_text=True)
+    assert "保存为草稿" not in response.get_data(as_text=True)
+
+
+def test_upload_in_gb18030_is_read(editor: Any, seed_text: str) -> None:
+    page = editor.get("/staff/notices/new").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = editor.post(
+        "/staff/notices/new",
+        data={
+            "csrf_token": token,
+            "step": "preview",
+            "file": (io.BytesIO(seed_text.encode("gb18030")), "dongguan.txt"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    first_finding = re.search(r"1\.针对“([^”]+)”", seed_text)
+    assert first_finding and first_finding.group(1) in response.get_data(as_text=True)
+
+
+def test_draft_is_private_until_published(
+    app: Flask, editor: Any, seed_text: str, client: Any
+) -> None:
+    response = save_draft(editor, seed_text)
+    assert response.status_code == 302 and response.location == "/staff/notices/dg"
+    assert client.get("/notices/dg").status_code == 404
+    published = form_post(editor, "/staff/notices/dg/publish", {}, form_url="/staff/notices/dg")
+    assert published.status_code == 302
+    assert client.get("/notices/dg").status_code == 200
+    assert logged_actions(app)[-2:] == ["notice.import", "notice.publish"]
+
+
+def test_a_notice_with_warnings_needs_an_explicit_check_before_publishing(
+    editor: Any, seed_text: str, client: Any
+) -> None:
+    save_draft(editor, with_number_gap(seed_text))
+    refused = form_post(editor, "/staff/notices/dg/publish", {}, form_url="/staff/notices/dg")
+    assert refused.status_code == 400
+    assert client.get("/notices/dg").status_code == 404
+    ok = form_post(
+        editor, "/staff/notices/dg/publish", {"warnings_checked": "y"}, form_url="/staff/notices/dg"
+    )
+    assert ok.status_code == 302
+    assert client.get("/notices/dg").status_code == 200
+
+
+def test_an_existing_slug_is_not_silently_overwritten(
+    editor: Any, seed_text: str, published_notice: str
+) -> None:
+    response = save_draft(editor, seed_text, slug=published_notice)
+    assert response.status_code in (200, 422)
+    assert "已被使用" in response.get_data(as_text=True)
+
+
+def test_withdraw_answers_410_with_the_note(
+    app: Flask, editor: Any, published_notice: str, client: Any
+) -> None:
+    url = f"/staff/notices/{published_notice}"
+    empty = form_post(editor, f"{url}/withdraw", {"note": " "}, form_url=url)
+    assert empty.status_code == 400
+    note = "公示内容有误，更正后重新发布。<b>"
+    response = form_post(editor, f"{url}/withdraw", {"note": note}, form_url=url)
+    assert response.status_code == 302
+    public = client.get(f"/notices/{published_notice}")
+    assert public.status_code == 410
+    assert "公示内容有误，更正后重新发布。&lt;b&gt;" in public.get_data(as_text=True)
+    assert "notice.withdraw" in logged_actions(app)
+
+
+def test_revision_is_live_and_its_diff_is_readable_and_escaped(
+    app: Flask, editor: Any, published_notice: str, seed_text: str, client: Any
+) -> None:
+    url = f"/staff/notices/{published_notice}"
+    new_line = "新增说明：<script>alert(1)</script>"
+    revised = seed_text.replace("深入贯彻落实中央", "深入贯彻落实党中央", 1)
+    revised += "\n" + new_line + "\n"
+    preview = form_post(editor, f"{url}/revise", {"text": revised, "step": "preview"})
+    assert "与当前版本相比的改动" in preview.get_data(as_text=True)
+    saved = form_post(editor, f"{url}/revise", {"text": revised, "step": "save"})
+    assert saved.status_code == 302
+    assert "深入贯彻落实党中央" in client.get(f"/notices/{published_notice}").get_data(as_text=True)
+    diff = editor.get(f"{url}/revisions/2").get_data(as_text=True)
+    assert "<script>alert(1)" not in diff
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in diff
+    assert re.search(r'class="d-add">.*深入贯彻落实党中央', diff)
+    assert re.search(r'class="d-del">.*深入贯彻落实中央', diff)
+    assert "notice.revise" in logged_actions(app)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=12), max_size=8), st.lists(st.text(max_size=12), max_size=8))
+def test_diff_keeps_every_line_of_both_texts(old: list[str], new: list[str]) -> None:
+    old_text, new_text = "\n".join(old), "\n".join(new)
+    lines = text_diff(old_text, new_text, context=10_000)
+    kept_old = [line.text for line in lines if line.kind in ("ctx", "del")]
+    kept_new = [line.text for line in lines if line.kind in ("ctx", "add")]
+    if old_text != new_text:
+        assert kept_old == old_text.splitlines()
+        assert kept_new == new_text.splitlines()
+
+
+def test_finding_status_history_is_public_and_dated(
+    app: Flask, editor: Any, published_notice: str, client: Any
+) -> None:
+    url = f"/staff/notices/{published_notice}"
+    steps = [("整改中", "2024-02-10", "已制定方案"), ("已完成", "2024-05-20", "制度已印发<i>")]
+    for status, day, note in steps:
+        response = form_post(
+            editor,
+            f"{url}/findings/2/status",
+            {"status": status, "effective_on": day, "note": note},
+            form_url=url,
+        )
+        assert response.status_code == 302
+    bad = form_post(
+        editor,
+        f"{url}/findings/2/status",
+        {"status": "随便", "effective_on": "2024-05-21", "note": "x"},
+        form_url=url,
+    )
+    assert bad.status_code == 400
+    html = client.get(f"/notices/{published_notice}").get_data(as_text=True)
+    article = re.search(r'<article id="finding-2".*?</article>', html, re.S).group(0)
+    assert "2024年2月10日" in article and "2024年5月20日" in article
+    assert article.index("已制定方案") < article.index("制度已印发&lt;i&gt;")
+    other = re.search(r'<article id="finding-1".*?</article>', html, re.S).group(0)
+    assert "已制定方案" not in other
+    data = client.get(f"/notices/{published_notice}.json").get_json()
+    finding = next(f for c in data["categories"] for f in c["findings"] if f["number"] == 2)
+    assert finding["status"] == "已完成"
+    assert logged_actions(app).count("finding.status") == 2
+
+
+def test_feedback_window_is_entered_in_shanghai_time(
+    app: Flask, editor: Any, published_notice: str
+) -> None:
+    url = f"/staff/notices/{published_notice}"
+    window = {"opens": "2024-03-01T08:00", "closes": "2024-03-31T18:00"}
+    assert form_post(editor, f"{url}/window", window, form_url=url).status_code == 302
+    notice = notice_row(app, published_notice)
+    opens = notice.feedback_opens_at.replace(tzinfo=notice.feedback_opens_at.tzinfo or UTC)
+    assert opens.astimezone(UTC) == datetime(2024, 3, 1, 0, 0, tzinfo=UTC)
+    assert "2024-03-31 18:00" in editor.get(url).get_data(as_text=True)
+    backwards = {"opens": "2024-03-31T18:00", "closes": "2024-03-01T08:00"}
+    assert form_post(editor, f"{url}/window", backwards, form_url=url).status_code == 400
+    cleared = form_post(editor, f"{url}/window", {"opens": "", "closes": ""}, form_url=url)
+    assert cleared.status_code == 302
+    assert notice_row(app, published_notice).feedback_closes_at is None
+
+
+@pytest.mark.config(PUBLIC_BASE_URL="https://jc.example.gov.cn/")
+def test_poster_is_a4_with_a_qr_code_to_the_feedback_form(
+    editor: Any, published_notice: str
+) -> None:
+    response = editor.get(f"/staff/notices/{published_notice}/poster")
+    html = response.get_data(as_text=True)
+    target = f"https://jc.example.gov.cn/notices/{published_notice}/feedback"
+    assert response.status_code == 200
+    assert target in html
+    assert 'class="poster-qr" src="data:image/svg+xml' in html
+    assert "<script>" not in html and " style=" not in html  # CSP: no inline code
+    css = editor.get("/static/css/poster.css").get_data(as_text=True)
+    assert "size: A4" in css

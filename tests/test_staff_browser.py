@@ -1,0 +1,111 @@
+"""An editor with 2FA publishes, revises and withdraws a notice in Chromium; a viewer cannot."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyotp
+import pytest
+from flask import Flask
+
+from tests.conftest import STAFF_PASSWORD, totp_code_for
+from tests.fixtures.browser import dump
+
+pytestmark = pytest.mark.browser
+
+
+def log_in(page: Any, base: str, email: str) -> None:
+    page.goto(f"{base}/staff/")
+    assert "/staff/login" in page.url  # anonymous visitors are sent to the login page
+    page.get_by_label("邮箱").fill(email)
+    page.get_by_label("密码").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+
+
+def test_editor_with_totp_publishes_revises_and_withdraws(
+    app: Flask, live_server: str, browser_page: Any, make_user: Any, seed_text: str, tmp_path: Any
+) -> None:
+    page = browser_page.page
+    editor = make_user("editor")
+    log_in(page, live_server, editor.email)
+    page.wait_for_url("**/staff/login/verify")
+    page.get_by_label("验证码").fill(totp_code_for(app, editor.id))
+    page.get_by_role("button", name="验证").click()
+    page.wait_for_url(f"{live_server}/staff/")
+
+    # Upload the notice's text file, preview it, save the draft, publish.
+    source = tmp_path / "dongguan-2024.txt"
+    source.write_text(seed_text, encoding="utf-8")
+    page.get_by_role("link", name="公示管理").first.click()
+    page.get_by_role("link", name="导入新公示").click()
+    page.get_by_label("网址名称（slug）").fill("dongguan")
+    page.set_input_files('input[type="file"]', str(source))
+    page.get_by_role("button", name="预览").click()
+    assert page.locator("#preview-title").is_visible()
+    assert "解析无警告" in page.content()
+    page.get_by_role("button", name="保存为草稿").click()
+    page.wait_for_url("**/staff/notices/dongguan")
+    page.get_by_role("button", name="发布", exact=True).click()
+    page.wait_for_url("**/staff/notices/dongguan")
+    violations = browser_page.axe_violations()
+    assert violations == [], dump(violations)
+
+    first_finding = re.search(r"1\.针对“([^”]+)”", seed_text)
+    assert first_finding
+    public = page.context.new_page()
+    opened = public.goto(f"{live_server}/notices/dongguan")
+    assert opened is not None and opened.status == 200
+    assert first_finding.group(1) in public.locator("#finding-1").inner_text()
+
+    # Revise: paste a changed text, preview shows the change, save; the public page follows.
+    page.get_by_role("link", name="修订").click()
+    page.get_by_label("公示全文").fill(
+        seed_text.replace("深入贯彻落实中央", "深入贯彻落实党中央", 1)
+    )
+    page.get_by_role("button", name="预览").click()
+    assert page.locator(".diff .d-add").count() >= 1
+    page.get_by_role("button", name="保存修订").click()
+    page.wait_for_url("**/staff/notices/dongguan")
+    public.reload()
+    assert "深入贯彻落实党中央" in public.content()
+
+    # Withdraw with a note: the public page answers 410 and shows it.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_label("撤回说明（公开显示）").fill("内容更正中，稍后重新发布。")
+    page.get_by_role("button", name="撤回").click()
+    page.wait_for_url("**/staff/notices/dongguan")
+    response = public.goto(f"{live_server}/notices/dongguan")
+    assert response is not None and response.status == 410
+    assert "内容更正中" in public.content()
+    assert browser_page.console_errors == []
+
+
+def test_viewer_cannot_reach_the_publish_page(
+    live_server: str, browser_page: Any, make_user: Any, published_notice: str
+) -> None:
+    page = browser_page.page
+    viewer = make_user("viewer")
+    log_in(page, live_server, viewer.email)
+    page.wait_for_url(f"{live_server}/staff/")
+    assert page.get_by_role("link", name="公示管理").count() == 0
+    response = page.goto(f"{live_server}/staff/notices/{published_notice}")
+    assert response is not None and response.status == 403
+    response = page.goto(f"{live_server}/staff/notices/new")
+    assert response is not None and response.status == 403
+
+
+def test_editor_enrols_totp_by_typing_the_shown_secret(
+    live_server: str, browser_page: Any, make_user: Any
+) -> None:
+    page = browser_page.page
+    editor = make_user("editor", totp=False)
+    log_in(page, live_server, editor.email)
+    page.wait_for_url("**/staff/login/enrol")
+    assert page.locator("img.qr").is_visible()
+    secret = page.locator("#totp-secret").inner_text().strip()
+    page.get_by_label("验证码").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="确认绑定").click()
+    assert page.locator(".recovery-codes li").count() == 10
+    page.get_by_role("link", name="我已保存，继续").click()
+    page.wait_for_url(f"{live_server}/staff/")

@@ -1,0 +1,87 @@
+"""Every staff view: a role outside its allowed set gets 403; allowed roles get in.
+
+ACCESS is the one table of (method, url, allowed roles). A view missing from it fails
+test_every_staff_view_is_in_the_table, so no view escapes the check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from portal.staff.models import ROLES
+from tests.conftest import form_post
+
+SLUG = "dongguan-2024"
+ALL = ROLES
+EDITORS = ("admin", "editor")
+ADMINS = ("admin",)
+
+ACCESS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("GET", "/staff/", ALL),
+    ("GET", "/staff/account", ALL),
+    ("GET", "/staff/account/2fa", ALL),
+    ("POST", "/staff/account/password", ALL),
+    ("POST", "/staff/account/recovery-codes", ALL),
+    ("GET", "/staff/users", ADMINS),
+    ("POST", "/staff/users", ADMINS),
+    ("GET", "/staff/audit/", ADMINS),
+    ("GET", "/staff/audit/verify", ADMINS),
+    ("GET", "/staff/notices/", EDITORS),
+    ("GET", "/staff/notices/new", EDITORS),
+    ("POST", "/staff/notices/new", EDITORS),
+    ("GET", f"/staff/notices/{SLUG}", EDITORS),
+    ("GET", f"/staff/notices/{SLUG}/revise", EDITORS),
+    ("POST", f"/staff/notices/{SLUG}/revise", EDITORS),
+    ("POST", f"/staff/notices/{SLUG}/publish", EDITORS),
+    ("POST", f"/staff/notices/{SLUG}/withdraw", EDITORS),
+    ("GET", f"/staff/notices/{SLUG}/revisions/1", EDITORS),
+    ("POST", f"/staff/notices/{SLUG}/findings/1/status", EDITORS),
+    ("POST", f"/staff/notices/{SLUG}/window", EDITORS),
+    ("GET", f"/staff/notices/{SLUG}/poster", EDITORS),
+    # Last: for the admin these act on its own account (user 1) and end its session.
+    ("POST", "/staff/users/1/disable", ADMINS),
+    ("POST", "/staff/users/1/reset-2fa", ADMINS),
+]
+# Reached before login: the login steps themselves.
+PUBLIC = {"staff.login", "staff.verify", "staff.enrol_at_login", "staff.logout"}
+
+
+def test_every_staff_view_is_in_the_table(app: Flask) -> None:
+    adapter = app.url_map.bind("localhost")
+    covered = {adapter.match(url, method=method)[0] for method, url, _ in ACCESS}
+    mine = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in ("staff", "notice_admin", "audit")
+    }
+    assert mine - PUBLIC - covered == set()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_lower_roles_get_403_on_every_staff_view(
+    staff_login: Any, published_notice: str, role: str
+) -> None:
+    """One login per role, then every row of the table (logins are the slow part)."""
+    client = staff_login(role)
+    for method, url, allowed in ACCESS:
+        if method == "GET":
+            response = client.get(url)
+        else:  # a real CSRF token, so only the role decides
+            response = form_post(client, url, {}, form_url="/staff/account")
+        if role in allowed:
+            assert response.status_code != 403, (role, method, url)
+        else:
+            assert response.status_code == 403, (role, method, url, response.status_code)
+
+
+def test_roles_required_sends_anonymous_visitors_to_login(
+    client: Any, published_notice: str
+) -> None:
+    for method, url, _ in ACCESS:
+        response = client.open(url, method=method)
+        assert response.status_code in (302, 400), url  # 400: POST without a CSRF token
+        if response.status_code == 302:
+            assert response.location.startswith("/staff/login?next=")
