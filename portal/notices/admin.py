@@ -220,8 +220,6 @@ def _edit(notice: Notice | None) -> Page:
     if notice is None and slug and get_by_slug(slug) is not None:
         form.slug.errors = ["该网址名称已被使用；要修订已有公示，请在其页面上点“修订”。"]
         return _preview(form, text, None)
-    if notice is not None:
-        _drop_measures(notice)
     try:
         result = import_notice(text, slug=slug, actor=current_user.actor)
     except NoticeParseError:
@@ -232,14 +230,6 @@ def _edit(notice: Notice | None) -> Page:
     verb = "已保存草稿" if saved.state == "draft" else "已保存修订，公开页面已更新"
     flash(f"{verb}（第{result.revision.number}版）。", "info")
     return redirect(url_for("notice_admin.show", slug=saved.slug))
-
-
-def _drop_measures(notice: Notice) -> None:
-    """Delete the old measures first: the service replaces them with rows of the same
-    (finding_id, number), and the unit of work inserts before it deletes (unique clash)."""
-    for finding in notice.findings:
-        finding.measures.clear()
-    db.session.flush()
 
 
 @bp.get("/<slug>")
