@@ -106,22 +106,40 @@ def current_actor() -> str:
 ADVISORY_LOCK_KEY = 0x6175646974
 
 
-def _lock_head() -> AuditHead:
+def _next_link() -> tuple[int, str]:
+    """Take the next sequence number and the previous hash, locking the head row.
+
+    One UPDATE … RETURNING: it takes the row lock on PostgreSQL and the write lock on SQLite,
+    so concurrent appends queue here until the caller's transaction ends."""
     session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        # The head row's UPDATE lock serialises appends once the row exists; the advisory lock
-        # also covers the very first event, when two writers could both try to insert the head.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    result = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+    advance = (
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.last_hash)
     )
-    if result.rowcount == 0:
-        session.add(AuditHead(id=1, seq=1, last_hash=GENESIS))
-        session.flush()
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
-    ).scalar_one()
-    return head
+    row = session.execute(advance).one_or_none()
+    if row is None:
+        _create_head()
+        row = session.execute(advance).one()
+    return row.seq, row.last_hash
+
+
+def _create_head() -> None:
+    """The head row normally exists (migration, create_all); make it if it was emptied."""
+    session = db.session
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Two first writers could both find no head; the advisory lock lets one create it.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(
+        dialect_insert(AuditHead)
+        .values(id=1, seq=0, last_hash=GENESIS)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
 
 
 def record(
@@ -133,10 +151,10 @@ def record(
     actor: str | None = None,
 ) -> Event:
     """Append an event to the chain inside the caller's transaction (never commits)."""
-    head = _lock_head()
+    seq, prev_hash = _next_link()
     details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
     fields = {
-        "seq": head.seq,
+        "seq": seq,
         "at": datetime.now(UTC),
         "actor": actor or current_actor(),
         "action": action,
@@ -144,12 +162,12 @@ def record(
         "object_id": None if object_id is None else str(object_id),
         "details": details,
         "ip": request.remote_addr if has_request_context() else None,
-        "prev_hash": head.last_hash,
+        "prev_hash": prev_hash,
     }
     event = Event(**fields, hash=event_hash(**fields))
     db.session.add(event)
-    head.last_hash = event.hash
     db.session.flush()
+    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash))
     return event
 
 

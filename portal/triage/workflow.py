@@ -1,0 +1,125 @@
+"""Submission workflow: which status may follow which, and when a reason is required.
+
+The rules (STATUSES, ALLOWED, REASON_REQUIRED, can_transition, check_transition) are pure.
+``change_status`` applies them to a Submission and writes a StatusChange row plus an audit
+event in the caller's transaction; it imports the database lazily so this module stays
+importable without an app.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portal.intake.models import Submission
+    from portal.triage.models import StatusChange
+
+STATUSES: tuple[str, ...] = (
+    "received",
+    "triaged",
+    "in_progress",
+    "replied",
+    "closed",
+    "duplicate",
+    "referred",
+    "spam",
+    "held",
+)
+
+STATUS_LABELS: dict[str, str] = {
+    "received": "已接收",
+    "triaged": "已分办",
+    "in_progress": "办理中",
+    "replied": "已答复",
+    "closed": "已办结",
+    "duplicate": "重复",
+    "referred": "已转办",
+    "spam": "垃圾信息",
+    "held": "待核查",
+}
+
+ALLOWED: dict[str, frozenset[str]] = {
+    # A reply may go straight to a fresh submission (replies.send_reply), hence received→replied.
+    "received": frozenset(
+        {"triaged", "in_progress", "replied", "spam", "duplicate", "referred", "held"}
+    ),
+    "held": frozenset({"received", "spam"}),
+    "triaged": frozenset({"in_progress", "replied", "referred", "duplicate", "closed"}),
+    "in_progress": frozenset({"replied", "referred", "closed"}),
+    "replied": frozenset({"closed", "in_progress"}),
+    "closed": frozenset({"in_progress"}),  # reopen
+    # Undo a wrong decision: back to the start of triage.
+    "duplicate": frozenset({"received"}),
+    "referred": frozenset({"received"}),
+    "spam": frozenset({"received"}),
+}
+
+REASON_REQUIRED: frozenset[str] = frozenset({"spam", "referred", "closed", "duplicate"})
+# States in which a submission still needs work from the office (deadlines apply).
+OPEN_STATUSES: frozenset[str] = frozenset({"received", "triaged", "in_progress", "held"})
+MAX_REASON = 2000
+# Control characters (NUL breaks PostgreSQL text) are dropped; line breaks and tabs stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class TransitionError(ValueError):
+    """A status change the rules forbid; the message is for staff, in Chinese."""
+
+
+def label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def can_transition(old: str, new: str) -> bool:
+    return new in ALLOWED.get(old, frozenset())
+
+
+def allowed_targets(old: str) -> list[str]:
+    """The statuses reachable from ``old``, in workflow order."""
+    targets = ALLOWED.get(old, frozenset())
+    return [s for s in STATUSES if s in targets]
+
+
+def check_transition(old: str, new: str, reason: str | None = None) -> str | None:
+    """Raise TransitionError unless old -> new is allowed; return the cleaned reason."""
+    if new not in STATUSES:
+        raise TransitionError(f"未知的状态“{new}”。")
+    if not can_transition(old, new):
+        raise TransitionError(f"不能从“{label(old)}”改为“{label(new)}”。")
+    cleaned = _CONTROL.sub("", reason or "").strip()[:MAX_REASON] or None
+    if new in REASON_REQUIRED and cleaned is None:
+        raise TransitionError(f"改为“{label(new)}”须填写理由。")
+    return cleaned
+
+
+def change_status(
+    submission: Submission, new_status: str, *, actor: str, reason: str | None = None
+) -> StatusChange:
+    """Move ``submission`` to ``new_status``; writes StatusChange + audit event, never commits.
+
+    Raises TransitionError (nothing written) when the rules forbid the change, including a
+    change to the status it already has.
+    """
+    from portal import audit
+    from portal.extensions import db
+    from portal.triage.models import StatusChange
+
+    old = submission.status
+    if old == new_status:
+        raise TransitionError(f"状态已经是“{label(old)}”。")
+    cleaned = check_transition(old, new_status, reason)
+    submission.status = new_status
+    change = StatusChange(
+        submission_id=submission.id, old=old, new=new_status, reason=cleaned, actor=actor
+    )
+    db.session.add(change)
+    db.session.flush()
+    audit.record(
+        "submission.status",
+        object_type="submission",
+        object_id=submission.id,
+        details={"code": submission.code, "old": old, "new": new_status, "reason": cleaned},
+        actor=actor,
+    )
+    return change
