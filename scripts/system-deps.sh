@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test tiers need when they are missing: Chromium (browser
-# tests), Dovecot (IMAP tests), nginx and wrk (deploy check and benchmarks), CJK fonts (screenshots).
+# tests), Dovecot (IMAP tests), nginx and wrk (deploy check and benchmarks), CJK fonts (screenshots
+# and PDFs), Pango (WeasyPrint PDFs).
 # With CI=true a package that cannot be installed fails the run.
 set -euo pipefail
 missing=()
@@ -9,6 +10,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

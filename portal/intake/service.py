@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import audit
 from portal.extensions import db
 from portal.intake import attachments as files
-from portal.intake import receipts
+from portal.intake import postal, receipts
 from portal.intake.crypto import (
     blind_index,
     derived_key,
@@ -161,10 +161,7 @@ def compute_late(
     """After the notice's feedback window; a letter counts by its postmark date (local)."""
     if notice is None or notice.feedback_closes_at is None:
         return False
-    closes = _utc(notice.feedback_closes_at)
-    if postmarked_on is not None:
-        return postmarked_on > local_date(closes)
-    return received_at > closes
+    return postal.is_late(_utc(notice.feedback_closes_at), received_at, postmarked_on)
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -202,7 +202,12 @@ def rebuild_index(connection: Connection | None = None, batch: int = 5000) -> in
 
 @event.listens_for(Submission, "after_insert")
 def _submission_inserted(_mapper: Any, connection: Connection, target: Submission) -> None:
-    reindex(target.id, connection)
+    # A new submission has no follow-ups or replies yet: one INSERT, no lookups.
+    connection.execute(
+        insert(SubmissionSearch).values(
+            submission_id=target.id, text=build_text(target.subject, target.body, [])
+        )
+    )
 
 
 @event.listens_for(Submission, "after_update")

@@ -1,0 +1,295 @@
+"""The postmark rule and bulk-file parsing (pure logic, no app)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook, load_workbook
+
+from portal.intake import postal
+
+SH = ZoneInfo("Asia/Shanghai")
+# The window closes at the end of 2024-03-01, Beijing time (2024-03-02 00:00 local).
+OPENS = datetime(2024, 2, 2, 0, 0, tzinfo=SH)
+CLOSES = datetime(2024, 3, 2, 0, 0, tzinfo=SH)
+LAST_DAY = date(2024, 3, 1)
+TODAY = date(2024, 3, 20)
+
+
+def local(y: int, m: int, d: int, hh: int = 12, mm: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=SH).astimezone(UTC)
+
+
+# --- the postmark rule -------------------------------------------------------------------------
+
+
+def test_postmarked_on_the_closing_day_and_received_five_days_later_is_on_time() -> None:
+    received = local(2024, 3, 6)
+    assert postal.is_on_time(OPENS, CLOSES, received, LAST_DAY)
+    assert not postal.is_late(CLOSES, received, LAST_DAY)
+
+
+def test_postmarked_the_day_after_closing_is_late_even_if_it_arrives_at_once() -> None:
+    received = local(2024, 3, 2, 9)
+    assert not postal.is_on_time(OPENS, CLOSES, received, date(2024, 3, 2))
+    assert postal.is_late(CLOSES, received, date(2024, 3, 2))
+
+
+def test_without_postmark_the_moment_of_receipt_counts_at_shanghai_midnight() -> None:
+    assert postal.is_on_time(OPENS, CLOSES, local(2024, 3, 1, 23, 59))
+    assert not postal.is_on_time(OPENS, CLOSES, local(2024, 3, 2, 0, 1))
+    # 23:59 local on the last day is 15:59 UTC: a UTC-date reading would get this wrong too.
+    assert postal.is_on_time(OPENS, CLOSES, datetime(2024, 3, 1, 15, 59, tzinfo=UTC))
+    assert not postal.is_on_time(OPENS, CLOSES, datetime(2024, 3, 1, 16, 1, tzinfo=UTC))
+
+
+def test_a_window_closing_in_the_afternoon_still_counts_that_whole_day_for_postmarks() -> None:
+    closes = datetime(2024, 3, 1, 17, 30, tzinfo=SH)
+    assert postal.is_on_time(None, closes, local(2024, 3, 5), date(2024, 3, 1))
+    assert not postal.is_on_time(None, closes, local(2024, 3, 1, 18), None)
+
+
+def test_naive_database_datetimes_are_read_as_utc() -> None:
+    naive_closes = CLOSES.astimezone(UTC).replace(tzinfo=None)  # as SQLite returns it
+    assert postal.last_day(naive_closes) == LAST_DAY
+    assert postal.is_on_time(None, naive_closes, local(2024, 3, 1, 23, 59))
+
+
+def test_early_letters_are_not_on_time_but_not_late_either() -> None:
+    received = local(2024, 2, 3)
+    assert not postal.is_on_time(OPENS, CLOSES, received, date(2024, 2, 1))
+    assert not postal.is_late(CLOSES, received, date(2024, 2, 1))
+
+
+def test_an_open_window_takes_everything() -> None:
+    assert postal.is_on_time(None, None, local(2030, 1, 1), date(2030, 1, 1))
+
+
+def test_received_date_without_time_becomes_office_hours_or_now() -> None:
+    now = datetime(2024, 3, 20, 2, 0, tzinfo=UTC)  # 10:00 Shanghai
+    assert postal.received_moment(date(2024, 3, 20), now) == now
+    assert postal.received_moment(date(2024, 3, 1), now) == local(2024, 3, 1, 9)
+
+
+def test_chinese_dates_have_no_leading_zeros() -> None:
+    assert postal.chinese_date(date(2024, 2, 2)) == "2024年2月2日"
+    assert postal.chinese_date(date(2024, 12, 31)) == "2024年12月31日"
+
+
+moments = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=SH)
+    return start, start + timedelta(days=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(opens=moments, length=st.timedeltas(timedelta(hours=1), timedelta(days=90)),
+       postmark=st.dates(date(2019, 12, 1), date(2031, 3, 31)),
+       delay=st.timedeltas(timedelta(0), timedelta(days=60)))  # fmt: skip
+def test_a_postmark_is_on_time_exactly_when_its_local_day_meets_the_window(
+    opens: datetime, length: timedelta, postmark: date, delay: timedelta
+) -> None:
+    closes = opens + length
+    day_start, day_end = _day_bounds(postmark)
+    received = day_start + delay  # however long the post takes
+    meets = day_start < closes and day_end > opens
+    assert postal.is_on_time(opens, closes, received, postmark) == meets
+    if postmark <= postal.last_day(closes):
+        assert not postal.is_late(closes, received, postmark)
+
+
+@settings(max_examples=300, deadline=None)
+@given(opens=moments, length=st.timedeltas(timedelta(minutes=1), timedelta(days=90)), at=moments)
+def test_without_postmark_the_window_is_opens_inclusive_closes_exclusive(
+    opens: datetime, length: timedelta, at: datetime
+) -> None:
+    closes = opens + length
+    assert postal.is_on_time(opens, closes, at) == (opens <= at < closes)
+    assert postal.is_on_time(opens, closes, opens)
+    assert not postal.is_on_time(opens, closes, closes)
+
+
+# --- bulk files ----------------------------------------------------------------------------------
+
+HEADER = [
+    "渠道",
+    "收到日期",
+    "邮戳日期",
+    "姓名",
+    "电话",
+    "地址",
+    "同意使用联系方式",
+    "内容",
+    "涉及问题",
+]
+GOOD_ROWS = [
+    ["信件", "2024-03-05", "2024-03-01", "张三", "13800138000", "东莞市东城区某路1号", "是",
+     "路灯坏了", "3、5"],
+    ["电话", "2024/3/6", "", "", "", "", "", "来电反映采购问题", "13"],
+    ["意见箱", "2024年3月7日", "", "", "", "", "", "建议公开整改台账", ""],
+]  # fmt: skip
+
+
+def _csv(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_good_csv_in_every_encoding_excel_writes(encoding: str) -> None:
+    preview = postal.parse_bulk(_csv([HEADER, *GOOD_ROWS], encoding), "day.csv", today=TODAY)
+    assert preview.errors == []
+    assert [r.channel for r in preview.rows] == ["letter", "phone", "box"]
+    first = preview.rows[0]
+    assert (first.name, first.received_on, first.postmarked_on) == (
+        "张三", date(2024, 3, 5), date(2024, 3, 1),
+    )  # fmt: skip
+    assert first.findings == (3, 5)
+    assert [r.received_on for r in preview.rows[1:]] == [date(2024, 3, 6), date(2024, 3, 7)]
+
+
+def test_xlsx_with_real_date_cells_and_numbers() -> None:
+    rows = [HEADER, ["信件", datetime(2024, 3, 5), date(2024, 3, 1), "李四", 13800138000,
+                     "东莞市南城区", "是", "信件内容", 7]]  # fmt: skip
+    preview = postal.parse_bulk(_xlsx(rows), "day.xlsx", today=TODAY)
+    assert preview.errors == []
+    row = preview.rows[0]
+    assert (row.received_on, row.postmarked_on, row.phone, row.findings) == (
+        date(2024, 3, 5), date(2024, 3, 1), "13800138000", (7,),
+    )  # fmt: skip
+
+
+def test_each_error_names_its_row_and_column() -> None:
+    bad = [
+        HEADER,
+        GOOD_ROWS[0],
+        ["信件", "2024-03-05", "2024-03-09", "", "", "", "", "邮戳晚于收到", ""],
+        ["传真", "2024-13-01", "", "", "", "", "", "", ""],
+    ]
+    preview = postal.parse_bulk(_csv(bad), "day.csv", today=TODAY)
+    where = {(e.row, e.column) for e in preview.errors}
+    assert where == {(3, "邮戳日期"), (4, "渠道"), (4, "收到日期"), (4, "内容")}
+    assert all(e.text.startswith(f"第{e.row}行“{e.column}”") for e in preview.errors)
+    assert not preview.ok
+
+
+def test_contact_without_consent_and_anonymous_with_contact_are_refused() -> None:
+    header = ["渠道", "收到日期", "姓名", "匿名", "同意使用联系方式", "内容"]
+    rows = [header, ["来访", "2024-03-05", "王五", "", "", "来访内容"],
+            ["来访", "2024-03-05", "赵六", "是", "是", "来访内容"]]  # fmt: skip
+    preview = postal.parse_bulk(_csv(rows), "day.csv", today=TODAY)
+    assert {(e.row, e.column) for e in preview.errors} == {(2, "同意使用联系方式"), (3, "匿名")}
+
+
+def test_phone_details_belong_to_phone_rows_only() -> None:
+    header = ["渠道", "收到日期", "内容", "来电时间", "通话时长（分钟）", "接待人"]
+    rows = [header, ["电话", "2024-03-05", "来电", "2024-03-05 10:30", "8", ""],
+            ["信件", "2024-03-05", "来信", "2024-03-05 10:30", "", ""],
+            ["电话", "2024-03-05", "来电", "2024-03-04 10:30", "x", "李四"]]  # fmt: skip
+    preview = postal.parse_bulk(_csv(rows), "day.csv", today=TODAY)
+    assert {(e.row, e.column) for e in preview.errors} == {
+        (3, "来电时间"), (4, "来电时间"), (4, "通话时长（分钟）"), (4, "接待人"),
+    }  # fmt: skip
+    call = preview.rows[0]
+    assert call.called_at == local(2024, 3, 5, 10, 30)
+    assert call.channel_details()["duration_min"] == 8
+
+
+def test_unknown_and_missing_columns_are_file_errors_on_the_header_row() -> None:
+    preview = postal.parse_bulk(_csv([["渠道", "备注"], ["信件", "x"]]), "day.csv", today=TODAY)
+    assert {(e.row, e.column) for e in preview.errors} == {
+        (1, "备注"),
+        (1, "收到日期"),
+        (1, "内容"),
+    }
+    assert preview.rows == []
+
+
+def test_received_in_the_future_is_refused() -> None:
+    rows = [HEADER, ["信件", "2024-03-21", "", "", "", "", "", "内容", ""]]
+    preview = postal.parse_bulk(_csv(rows), "day.csv", today=TODAY)
+    assert [(e.row, e.column) for e in preview.errors] == [(2, "收到日期")]
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [(b"", "x.csv"), (b"MZ\x90\x00", "x.exe"), (b"\xd0\xcf\x11\xe0" + b"\0" * 60, "x.xls"),
+     (b"PK\x03\x04not really", "x.xlsx")],
+)  # fmt: skip
+def test_unreadable_files_get_one_file_level_error(data: bytes, name: str) -> None:
+    preview = postal.parse_bulk(data, name, today=TODAY)
+    assert len(preview.errors) == 1 and preview.errors[0].row == 0
+    assert preview.rows == []
+
+
+def test_unknown_findings_are_named_against_the_notice() -> None:
+    preview = postal.parse_bulk(_csv([HEADER, *GOOD_ROWS]), "day.csv", today=TODAY)
+    postal.check_findings(preview, known=range(1, 6))
+    assert [(e.row, e.column) for e in preview.errors] == [(3, "涉及问题")]
+    assert "13" in preview.errors[0].message
+
+
+def test_templates_parse_back_to_their_own_columns() -> None:
+    header = next(csv.reader(io.StringIO(postal.template_csv().decode("utf-8-sig"))))
+    assert header == [c.header for c in postal.COLUMNS]
+    sheet = load_workbook(io.BytesIO(postal.template_xlsx()), read_only=True).worksheets[0]
+    assert [c.value for c in next(sheet.iter_rows(max_row=1))] == header
+    # An untouched template is "header only", never a crash or a phantom row.
+    for data, name in ((postal.template_csv(), "t.csv"), (postal.template_xlsx(), "t.xlsx")):
+        preview = postal.parse_bulk(data, name, today=TODAY)
+        assert preview.rows == [] and len(preview.errors) == 1
+
+
+def test_addresses_keep_their_postcode_through_one_encrypted_field() -> None:
+    stored = postal.join_address("523000", "东莞市东城西路185号")
+    assert postal.split_address(stored) == ("523000", "东莞市东城西路185号")
+    assert postal.split_address("东莞市东城西路185号") == (None, "东莞市东城西路185号")
+    assert postal.join_address("523000", "  ") is None
+
+
+cell_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.lists(cell_text, min_size=len(HEADER), max_size=len(HEADER)), max_size=6))
+def test_any_cells_give_rows_or_named_errors_never_a_crash(rows: list[list[str]]) -> None:
+    preview = postal.parse_bulk(_csv([HEADER, *rows]), "fuzz.csv", today=TODAY)
+    headers = {c.header for c in postal.COLUMNS} | {""}
+    for error in preview.errors:
+        assert error.column in headers and error.message
+        assert 0 <= error.row <= len(rows) + 1
+    good = {r.row for r in preview.rows}
+    assert not good & {e.row for e in preview.errors}, "a row is either accepted or refused"
+    for row in preview.rows:
+        assert row.channel in postal.STAFF_CHANNELS and row.body.strip()
+        assert row.received_on <= TODAY
+
+
+@settings(max_examples=100, deadline=None)
+@given(day=st.dates(date(2000, 1, 1), date(2030, 12, 31)),
+       style=st.sampled_from(["{y}-{m:02d}-{d:02d}", "{y}/{m}/{d}", "{y}年{m}月{d}日",
+                              "{y}{m:02d}{d:02d}", "{y}.{m}.{d}"]))  # fmt: skip
+def test_every_date_style_staff_type_reads_back(day: date, style: str) -> None:
+    assert postal.parse_date(style.format(y=day.year, m=day.month, d=day.day)) == day
