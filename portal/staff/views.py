@@ -291,7 +291,11 @@ def users_reset_2fa(user_id: int) -> Response:
 NAV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     # label, candidate endpoints (first registered wins), roles that see it
     ("队列", ("triage.queue", "triage.index"), ("triager", "viewer")),
+    ("登记来信来电", ("intake_staff.new",), ("triager",)),
+    ("邮件隔离区", ("mail_quarantine.quarantine_list",), ("triager",)),
+    ("统计", ("ledger.dashboard",), ("triager", "viewer", "editor")),
     ("公示管理", ("notice_admin.index",), ("editor",)),
+    ("待审答复", ("replies.pending",), ("editor",)),
     ("审计日志", ("audit.events",), ()),
     ("账户", ("staff.account",), ("editor", "triager", "viewer")),
 ]
