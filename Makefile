@@ -8,7 +8,7 @@ SEED ?= ../shared/notices/dongguan-procuratorate-2024-02-02.txt
 PYTEST_ARGS ?=
 export FLASK_APP := portal
 
-.PHONY: install run test lint format bench audit system-deps translations clean
+.PHONY: install run test lint format bench audit faults system-deps translations clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
+# The suite runs on two processes; fault tests (they restart PostgreSQL, fill disks) run
+# afterwards on their own so they never disturb other tests.
 test: install system-deps node_modules/.installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 -m "not faults" $(PYTEST_ARGS)
+	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -49,8 +52,10 @@ bench: install system-deps
 	$(BIN)/python bench/run_all.py
 
 audit: $(BIN)/.installed
-	$(BIN)/bandit -q -r portal -lll
-	$(BIN)/pip-audit -r requirements.txt --progress-spinner off
+	BIN=$(BIN) scripts/audit.sh
+
+faults: install system-deps
+	$(BIN)/pytest -m faults tests/faults
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis

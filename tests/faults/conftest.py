@@ -13,9 +13,6 @@ import pytest
 CI = os.environ.get("CI", "").lower() == "true"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "faults: breaks a real server on purpose (tests/faults)")
-
 
 def cannot_set_up(reason: str) -> None:
     """Skip locally, fail in CI."""
