@@ -63,7 +63,7 @@ def test_head_matches_the_models(empty_app):
     assert diff == []
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
     return not (type_ == "table" and reflected and name in SQLITE_SHADOW_TABLES)
 
 
