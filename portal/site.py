@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import errno
 
-from flask import Blueprint, Flask, Response, current_app, g, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    render_template,
+    request,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -54,6 +63,10 @@ def request_lang() -> str:
 
 
 def select_locale() -> str:
+    # CLI commands and mail ingest translate too (SubmissionRejected messages): no request, so
+    # they get the default language instead of a "working outside of request context" error.
+    if not has_request_context():
+        return "zh_Hans_CN"
     return "en" if request_lang() == "en" else "zh_Hans_CN"
 
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 import filetype
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ MAX_TRAILER = 64 * 1024
 @dataclass(frozen=True)
 class Kind:
     name: str
-    label: str  # Chinese, used in messages
+    label: str  # lazily translated: shown in refusal messages
     content_type: str
     extensions: tuple[str, ...]  # the first is appended to a name without extension
 
@@ -52,23 +54,23 @@ KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
         Kind("pdf", "PDF", "application/pdf", (".pdf",)),
-        Kind("jpeg", "JPEG图片", "image/jpeg", (".jpg", ".jpeg", ".jpe", ".jfif")),
-        Kind("png", "PNG图片", "image/png", (".png",)),
-        Kind("webp", "WebP图片", "image/webp", (".webp",)),
+        Kind("jpeg", _l("JPEG图片"), "image/jpeg", (".jpg", ".jpeg", ".jpe", ".jfif")),
+        Kind("png", _l("PNG图片"), "image/png", (".png",)),
+        Kind("webp", _l("WebP图片"), "image/webp", (".webp",)),
         Kind(
             "docx",
-            "Word（DOCX）",
+            _l("Word（DOCX）"),
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             (".docx",),
         ),
         Kind(
             "xlsx",
-            "Excel（XLSX）",
+            _l("Excel（XLSX）"),
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             (".xlsx",),
         ),
         Kind("ofd", "OFD", "application/ofd", (".ofd",)),
-        Kind("text", "纯文本", "text/plain; charset=utf-8", (".txt", ".csv", ".text", ".log")),
+        Kind("text", _l("纯文本"), "text/plain; charset=utf-8", (".txt", ".csv", ".text", ".log")),
     )
 }
 IMAGE_KINDS = frozenset({"jpeg", "png", "webp"})
@@ -76,20 +78,20 @@ _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
 # Names for types we refuse, shown to the citizen.
 REFUSED_LABELS = {
-    "exe": "Windows可执行文件",
-    "elf": "Linux可执行文件",
-    "macho": "macOS可执行文件",
-    "script": "脚本文件",
-    "zip": "ZIP压缩包",
-    "rar": "RAR压缩包",
-    "7z": "7z压缩包",
-    "gz": "gzip压缩包",
-    "bz2": "bzip2压缩包",
-    "xz": "xz压缩包",
-    "tar": "tar归档",
-    "cab": "CAB压缩包",
-    "ole": "旧版Office文档（DOC/XLS）",
-    "macro": "含宏的Office文档",
+    "exe": _l("Windows可执行文件"),
+    "elf": _l("Linux可执行文件"),
+    "macho": _l("macOS可执行文件"),
+    "script": _l("脚本文件"),
+    "zip": _l("ZIP压缩包"),
+    "rar": _l("RAR压缩包"),
+    "7z": _l("7z压缩包"),
+    "gz": _l("gzip压缩包"),
+    "bz2": _l("bzip2压缩包"),
+    "xz": _l("xz压缩包"),
+    "tar": _l("tar归档"),
+    "cab": _l("CAB压缩包"),
+    "ole": _l("旧版Office文档（DOC/XLS）"),
+    "macro": _l("含宏的Office文档"),
 }
 # Extensions that claim a refused type: used to say "x.exe 是Windows可执行文件".
 CLAIMED_BY_EXTENSION = {ext: kind for kind in KINDS.values() for ext in kind.extensions}
@@ -388,8 +390,10 @@ def detect(data: bytes) -> Detection:
         return Detection("text")
     guessed = filetype.guess(data)
     if guessed is not None:
-        return Detection(None, refused=f"{guessed.mime}（.{guessed.extension}）")
-    return Detection(None, refused="未知类型")
+        return Detection(
+            None, refused=_("%(mime)s（.%(ext)s）", mime=guessed.mime, ext=guessed.extension)
+        )
+    return Detection(None, refused=_("未知类型"))
 
 
 # --- metadata stripping -------------------------------------------------------------------------
@@ -453,23 +457,39 @@ def _refusal(name: str, detection: Detection, claimed: str) -> str | None:
     if detection.problem and detection.kind:
         label = KINDS[detection.kind].label
         if detection.problem == "polyglot":
-            return f"文件“{name}”在{label}内容之外还藏有其他文件（可能是恶意构造），未接收。"
-        return f"文件“{name}”已损坏，无法作为{label}读取，未接收。"
+            return _(
+                "文件“%(name)s”在%(kind)s内容之外还藏有其他文件（可能是恶意构造），未接收。",
+                name=name,
+                kind=label,
+            )
+        return _("文件“%(name)s”已损坏，无法作为%(kind)s读取，未接收。", name=name, kind=label)
     detected_label = (
         KINDS[detection.kind].label
         if detection.kind
-        else REFUSED_LABELS.get(detection.refused or "", detection.refused or "未知类型")
+        else REFUSED_LABELS.get(detection.refused or "", detection.refused or _("未知类型"))
     )
     claimed_kind = CLAIMED_BY_EXTENSION.get(claimed)
     if claimed_kind is not None and claimed_kind.name != detection.kind:
-        return f"文件“{name}”不是真正的{claimed_kind.label}文件（检测为{detected_label}），未接收。"
+        return _(
+            "文件“%(name)s”不是真正的%(kind)s文件（检测为%(detected)s），未接收。",
+            name=name,
+            kind=claimed_kind.label,
+            detected=detected_label,
+        )
     if detection.kind is None:
-        return (
-            f"文件“{name}”是{detected_label}，不在允许的类型之内"
-            "（允许PDF、JPEG、PNG、WebP、DOCX、XLSX、OFD和纯文本），未接收。"
+        return _(
+            "文件“%(name)s”是%(detected)s，不在允许的类型之内"
+            "（允许PDF、JPEG、PNG、WebP、DOCX、XLSX、OFD和纯文本），未接收。",
+            name=name,
+            detected=detected_label,
         )
     if claimed and claimed_kind is None:
-        return f"文件“{name}”的扩展名“{claimed}”与内容（{detected_label}）不符，未接收。"
+        return _(
+            "文件“%(name)s”的扩展名“%(ext)s”与内容（%(detected)s）不符，未接收。",
+            name=name,
+            ext=claimed,
+            detected=detected_label,
+        )
     return None
 
 
@@ -479,12 +499,16 @@ def check_file(incoming: IncomingLike, index: int = 1, limits: Limits | None = N
     name = clean_filename(incoming.filename, index)
     data = incoming.data or b""
     if not data:
-        raise AttachmentRefused([f"文件“{name}”是空文件，未接收。"])
+        raise AttachmentRefused([_("文件“%(name)s”是空文件，未接收。", name=name)])
     if len(data) > limits.max_file_bytes:
         raise AttachmentRefused(
             [
-                f"文件“{name}”大小为{_size_text(len(data))}，超过单个文件"
-                f"{_size_text(limits.max_file_bytes)}的上限，未接收。"
+                _(
+                    "文件“%(name)s”大小为%(size)s，超过单个文件%(max)s的上限，未接收。",
+                    name=name,
+                    size=_size_text(len(data)),
+                    max=_size_text(limits.max_file_bytes),
+                )
             ]
         )
     detection = detect(data)
@@ -503,9 +527,17 @@ def check_file(incoming: IncomingLike, index: int = 1, limits: Limits | None = N
             data = strip_image_metadata(data, kind.name)
         except ImageProblem as exc:
             if str(exc) == "too_large":
-                raise AttachmentRefused([f"文件“{name}”的图片尺寸过大，未接收。"]) from exc
+                raise AttachmentRefused(
+                    [_("文件“%(name)s”的图片尺寸过大，未接收。", name=name)]
+                ) from exc
             raise AttachmentRefused(
-                [f"文件“{name}”已损坏，无法作为{kind.label}读取，未接收。"]
+                [
+                    _(
+                        "文件“%(name)s”已损坏，无法作为%(kind)s读取，未接收。",
+                        name=name,
+                        kind=kind.label,
+                    )
+                ]
             ) from exc
     return CheckedFile(name, kind.content_type, data, hashlib.sha256(data).hexdigest(), kind.name)
 
@@ -516,11 +548,17 @@ def check_files(files: Sequence[IncomingLike], limits: Limits | None = None) -> 
     present = [f for f in files if f.data or (f.filename or "").strip()]
     problems: list[str] = []
     if len(present) > limits.max_files:
-        problems.append(f"最多上传{limits.max_files}个附件，本次提交了{len(present)}个。")
+        problems.append(
+            _("最多上传%(max)s个附件，本次提交了%(n)s个。", max=limits.max_files, n=len(present))
+        )
     total = sum(len(f.data or b"") for f in present)
     if total > limits.max_total_bytes:
         problems.append(
-            f"附件总大小为{_size_text(total)}，超过{_size_text(limits.max_total_bytes)}的上限。"
+            _(
+                "附件总大小为%(size)s，超过%(max)s的上限。",
+                size=_size_text(total),
+                max=_size_text(limits.max_total_bytes),
+            )
         )
     checked: list[CheckedFile] = []
     for index, incoming in enumerate(present, start=1):

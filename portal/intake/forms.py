@@ -1,8 +1,8 @@
 """The public forms: feedback, tracking login, follow-up. Field names are a contract (DESIGN.md).
 
-Messages are in Chinese and sit beside the field they concern. Text is checked after the same
-normalisation record_submission applies (NFC, control characters removed), so the limits the
-citizen sees are the limits the service enforces.
+Messages are in Chinese (English through Flask-Babel) and sit beside the field they concern.
+Text is checked after the same normalisation record_submission applies (NFC, control characters
+removed), so the limits the citizen sees are the limits the service enforces.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from wtforms import BooleanField, Field, MultipleFileField, StringField, TextAreaField
@@ -62,7 +63,7 @@ class FindingsField(Field):
             try:
                 numbers.append(int(value))
             except ValueError:
-                raise ValueError("所选问题编号无效，请重新选择。") from None
+                raise ValueError(_l("所选问题编号无效，请重新选择。")) from None
         self.data = sorted(set(numbers))
 
     def _value(self) -> str:  # pragma: no cover - never rendered by the widget
@@ -71,7 +72,7 @@ class FindingsField(Field):
     def pre_validate(self, form: Any) -> None:
         unknown = [n for n in self.data or () if n not in self.allowed]
         if unknown:
-            raise ValidationError("所选问题不在本次公示中，请重新选择。")
+            raise ValidationError(_l("所选问题不在本次公示中，请重新选择。"))
 
 
 def _normalised(value: Any) -> Any:
@@ -84,31 +85,31 @@ def _stripped(value: Any) -> Any:
 
 class FeedbackForm(FlaskForm):
     body = TextAreaField(
-        "意见内容",
+        _l("意见内容"),
         filters=[_normalised],
-        validators=[Length(max=BODY_MAX, message=f"意见内容不超过{BODY_MAX}字。")],
+        validators=[Length(max=BODY_MAX, message=_l("意见内容不超过%(max)d字。"))],
     )
-    findings = FindingsField("涉及的问题（可多选，可不选）", default=list)
+    findings = FindingsField(_l("涉及的问题（可多选，可不选）"), default=list)
     contact_name = StringField(
-        "姓名",
+        _l("姓名"),
         filters=[_stripped],
-        validators=[Optional(), Length(max=NAME_MAX, message=f"姓名不超过{NAME_MAX}字。")],
+        validators=[Optional(), Length(max=NAME_MAX, message=_l("姓名不超过%(max)d字。"))],
     )
-    contact_phone = StringField("电话", filters=[_stripped], validators=[Optional()])
+    contact_phone = StringField(_l("电话"), filters=[_stripped], validators=[Optional()])
     contact_email = StringField(
-        "电子邮箱",
+        _l("电子邮箱"),
         filters=[_stripped],
         validators=[
             Optional(),
-            Length(max=EMAIL_MAX, message="电子邮箱地址过长。"),
-            Email(message="电子邮箱地址格式不正确，例如 name@example.com。"),
+            Length(max=EMAIL_MAX, message=_l("电子邮箱地址过长。")),
+            Email(message=_l("电子邮箱地址格式不正确，例如 name@example.com。")),
         ],
     )
-    anonymous = BooleanField("匿名提交（不留任何联系方式）")
-    consent = BooleanField("我已阅读并同意上述个人信息处理说明")
-    attachments = MultipleFileField("附件（可选）")
+    anonymous = BooleanField(_l("匿名提交（不留任何联系方式）"))
+    consent = BooleanField(_l("我已阅读并同意上述个人信息处理说明"))
+    attachments = MultipleFileField(_l("附件（可选）"))
     # Honeypot: hidden from people by CSS and aria-hidden; bots fill every field they see.
-    website = StringField("网站", filters=[lambda v: (v or "").strip()])
+    website = StringField(_l("网站"), filters=[lambda v: (v or "").strip()])
 
     def set_findings(self, numbers: Iterable[int]) -> None:
         self.findings.allowed = set(numbers)
@@ -116,17 +117,17 @@ class FeedbackForm(FlaskForm):
     def validate_body(self, field: Field) -> None:
         text = (field.data or "").strip()
         if not text:
-            raise ValidationError("请填写意见内容。")
+            raise ValidationError(_l("请填写意见内容。"))
         if len(text) < BODY_MIN:
-            raise ValidationError(f"意见内容至少{BODY_MIN}个字，请写得具体一些。")
+            raise ValidationError(_l("意见内容至少%(n)s个字，请写得具体一些。", n=BODY_MIN))
 
     def validate_contact_phone(self, field: Field) -> None:
         if field.data and normalise_phone(field.data) is None:
-            raise ValidationError("电话号码格式不正确：请填写11位手机号或带区号的固定电话。")
+            raise ValidationError(_l("电话号码格式不正确：请填写11位手机号或带区号的固定电话。"))
 
     def validate_consent(self, field: Field) -> None:
         if self.wants_contact and not field.data:
-            raise ValidationError("留下联系方式时，请勾选同意个人信息处理说明。")
+            raise ValidationError(_l("留下联系方式时，请勾选同意个人信息处理说明。"))
 
     @property
     def wants_contact(self) -> bool:
@@ -145,29 +146,29 @@ class FeedbackForm(FlaskForm):
 
 
 class TrackForm(FlaskForm):
-    code = StringField("回执编号", filters=[lambda v: (v or "").strip()])
-    secret = StringField("查询密码", filters=[lambda v: re.sub(r"[\s-]", "", v or "")])
+    code = StringField(_l("回执编号"), filters=[lambda v: (v or "").strip()])
+    secret = StringField(_l("查询密码"), filters=[lambda v: re.sub(r"[\s-]", "", v or "")])
 
     def validate_code(self, field: Field) -> None:
         if not field.data:
-            raise ValidationError("请填写回执编号。")
+            raise ValidationError(_l("请填写回执编号。"))
 
     def validate_secret(self, field: Field) -> None:
         if not field.data:
-            raise ValidationError("请填写16位查询密码。")
+            raise ValidationError(_l("请填写16位查询密码。"))
 
 
 class FollowUpForm(FlaskForm):
     body = TextAreaField(
-        "补充内容",
+        _l("补充内容"),
         filters=[_normalised],
-        validators=[Length(max=BODY_MAX, message=f"补充内容不超过{BODY_MAX}字。")],
+        validators=[Length(max=BODY_MAX, message=_l("补充内容不超过%(max)d字。"))],
     )
-    attachments = MultipleFileField("补充材料（可选）")
+    attachments = MultipleFileField(_l("补充材料（可选）"))
 
     def validate_body(self, field: Field) -> None:
         if not (field.data or "").strip() and not self.uploaded_files():
-            raise ValidationError("请填写补充内容或选择文件。")
+            raise ValidationError(_l("请填写补充内容或选择文件。"))
 
     def uploaded_files(self) -> list[FileStorage]:
         return [f for f in self.attachments.data or () if isinstance(f, FileStorage) and f.filename]

@@ -16,6 +16,7 @@ from flask import (
     render_template,
     url_for,
 )
+from flask_babel import gettext as _
 
 from portal import audit
 from portal.extensions import db
@@ -89,9 +90,9 @@ def quarantine_release(message_id: int) -> Response:
         outcome = release(row, actor=audit.current_actor())
     except ValueError as exc:
         db.session.rollback()
-        flash(f"放行失败：{exc}", "error")
+        flash(_("放行失败：%(error)s", error=exc), "error")
         return redirect(url_for(".quarantine_show", message_id=message_id))
-    flash(f"已放行并登记为 {outcome.code}（状态：待处理 held）。", "success")
+    flash(_("已放行并登记为 %(code)s（状态：待处理 held）。", code=outcome.code), "success")
     return redirect(url_for(".quarantine_list"))
 
 
@@ -100,5 +101,5 @@ def quarantine_release(message_id: int) -> Response:
 def quarantine_delete(message_id: int) -> Response:
     row = _pending_or_404(message_id)
     delete_message(row, actor=audit.current_actor())
-    flash("隔离邮件已删除。", "success")
+    flash(_("隔离邮件已删除。"), "success")
     return redirect(url_for(".quarantine_list"))

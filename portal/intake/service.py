@@ -17,6 +17,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
+from flask_babel import gettext as _
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
@@ -171,13 +172,15 @@ def _validate_body(body: str, channel: str, errors: dict[str, str]) -> str:
     text = _normalise(body)
     if channel == "web":
         if len(text) < WEB_BODY_MIN:
-            errors["body"] = f"意见内容至少需要{WEB_BODY_MIN}个字。"
+            errors["body"] = _("意见内容至少需要%(n)s个字。", n=WEB_BODY_MIN)
         elif len(text) > WEB_BODY_MAX:
-            errors["body"] = f"意见内容不能超过{WEB_BODY_MAX}个字（现有{len(text)}个字）。"
+            errors["body"] = _(
+                "意见内容不能超过%(max)s个字（现有%(n)s个字）。", max=WEB_BODY_MAX, n=len(text)
+            )
     elif not text:
-        errors["body"] = "意见内容不能为空。"
+        errors["body"] = _("意见内容不能为空。")
     elif len(text) > OTHER_BODY_MAX:
-        errors["body"] = f"意见内容不能超过{OTHER_BODY_MAX}个字。"
+        errors["body"] = _("意见内容不能超过%(max)s个字。", max=OTHER_BODY_MAX)
     return text
 
 
@@ -188,7 +191,7 @@ def _validate_email(value: str | None, field_name: str, errors: dict[str, str]) 
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
-        errors[field_name] = "邮箱地址格式不正确，请检查。"
+        errors[field_name] = _("邮箱地址格式不正确，请检查。")
         return text
 
 
@@ -203,16 +206,16 @@ def _validate_contact(
         address=_normalise(raw.address) or None,
     )
     if cleaned.name and len(cleaned.name) > NAME_MAX:
-        errors["contact_name"] = f"姓名不能超过{NAME_MAX}个字。"
+        errors["contact_name"] = _("姓名不能超过%(max)s个字。", max=NAME_MAX)
     if cleaned.address and len(cleaned.address) > ADDRESS_MAX:
-        errors["contact_address"] = f"地址不能超过{ADDRESS_MAX}个字。"
+        errors["contact_address"] = _("地址不能超过%(max)s个字。", max=ADDRESS_MAX)
     if cleaned.phone and not _PHONE.match(cleaned.phone):
-        errors["contact_phone"] = "电话号码格式不正确，请填写手机号码或带区号的固定电话。"
+        errors["contact_phone"] = _("电话号码格式不正确，请填写手机号码或带区号的固定电话。")
     if channel == "web" and not cleaned.is_empty():
         if anonymous:
-            errors["anonymous"] = "选择匿名提交时请不要填写联系方式。"
+            errors["anonymous"] = _("选择匿名提交时请不要填写联系方式。")
         elif not consent:
-            errors["consent"] = "填写了联系方式时，请先阅读并同意个人信息处理说明。"
+            errors["consent"] = _("填写了联系方式时，请先阅读并同意个人信息处理说明。")
     return cleaned
 
 
@@ -224,14 +227,14 @@ def _validate_findings(
         try:
             value = int(number)
         except (TypeError, ValueError):
-            errors["findings"] = f"问题编号“{number}”无效。"
+            errors["findings"] = _("问题编号“%(number)s”无效。", number=number)
             return []
         if value not in wanted:
             wanted.append(value)
     if not wanted:
         return []
     if notice is None:
-        errors["findings"] = "未指定公示，无法关联问题编号。"
+        errors["findings"] = _("未指定公示，无法关联问题编号。")
         return []
     found = {
         f.number: f
@@ -243,7 +246,9 @@ def _validate_findings(
     }
     unknown = [n for n in wanted if n not in found]
     if unknown:
-        errors["findings"] = f"公示中没有编号为{'、'.join(map(str, unknown))}的问题。"
+        errors["findings"] = _(
+            "公示中没有编号为%(numbers)s的问题。", numbers=_("、").join(map(str, unknown))
+        )
         return []
     return [found[n] for n in wanted]
 
@@ -268,7 +273,7 @@ def _raise_if_duplicate(message_id: str | None, dedupe_key: str | None) -> None:
 
 def _new_code() -> str:
     # 32^10 codes: a clash is astronomically rare, but checking costs one indexed lookup.
-    for _ in range(8):
+    for _attempt in range(8):
         code = receipts.generate_code()
         if db.session.scalar(select(Submission.id).where(Submission.code == code)) is None:
             return code
@@ -313,9 +318,9 @@ def record_submission(
     if not commit and attachments:
         raise ValueError("record_submission(commit=False) takes no attachments")
     if channel not in CHANNELS:
-        raise SubmissionRejected({"channel": f"未知的渠道“{channel}”。"})
+        raise SubmissionRejected({"channel": _("未知的渠道“%(channel)s”。", channel=channel)})
     if status not in INITIAL_STATUSES:
-        raise SubmissionRejected({"status": f"不能以状态“{status}”登记。"})
+        raise SubmissionRejected({"status": _("不能以状态“%(status)s”登记。", status=status)})
     message_id = (message_id or "").strip() or None
     dedupe_key = (dedupe_key or "").strip() or None
     _raise_if_duplicate(message_id, dedupe_key)
@@ -583,7 +588,7 @@ def add_follow_up(
 ) -> FollowUp:
     """Add information or files to an existing submission and commit."""
     if channel not in CHANNELS:
-        raise SubmissionRejected({"channel": f"未知的渠道“{channel}”。"})
+        raise SubmissionRejected({"channel": _("未知的渠道“%(channel)s”。", channel=channel)})
     message_id = (message_id or "").strip() or None
     if message_id:
         exists = db.session.scalar(
@@ -595,9 +600,9 @@ def add_follow_up(
     text = _normalise(body)
     checked = _check_attachments(attachments, errors)
     if not text and not checked and "attachments" not in errors:
-        errors["body"] = "请填写补充内容或上传附件。"
+        errors["body"] = _("请填写补充内容或上传附件。")
     elif len(text) > (WEB_BODY_MAX if channel == "web" else OTHER_BODY_MAX):
-        errors["body"] = f"补充内容不能超过{WEB_BODY_MAX}个字。"
+        errors["body"] = _("补充内容不能超过%(max)s个字。", max=WEB_BODY_MAX)
     if errors:
         db.session.rollback()
         raise SubmissionRejected(errors)

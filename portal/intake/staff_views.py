@@ -32,6 +32,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -112,40 +114,40 @@ def _stripped(value: Any) -> Any:
 class StaffIntakeForm(FlaskForm):
     notice = HiddenField()
     channel = RadioField(
-        "渠道",
+        _l("渠道"),
         choices=[SelectChoice(value, label) for value, label in postal.CHANNEL_LABELS.items()],
         default="letter",
-        validators=[InputRequired("请选择渠道。")],
+        validators=[InputRequired(_l("请选择渠道。"))],
     )
-    received_on = DateField("收到日期", validators=[InputRequired("请填写收到日期。")])
-    postmarked_on = DateField("邮戳日期（信件）", validators=[Optional()])
-    contact_name = StringField("姓名", filters=[_stripped], validators=[Length(max=100)])
-    contact_phone = StringField("电话", filters=[_stripped])
+    received_on = DateField(_l("收到日期"), validators=[InputRequired(_l("请填写收到日期。"))])
+    postmarked_on = DateField(_l("邮戳日期（信件）"), validators=[Optional()])
+    contact_name = StringField(_l("姓名"), filters=[_stripped], validators=[Length(max=100)])
+    contact_phone = StringField(_l("电话"), filters=[_stripped])
     contact_email = StringField(
-        "电子邮箱",
+        _l("电子邮箱"),
         filters=[_stripped],
-        validators=[Optional(), Email("电子邮箱地址格式不正确。"), Length(max=254)],
+        validators=[Optional(), Email(_l("电子邮箱地址格式不正确。")), Length(max=254)],
     )
-    contact_postcode = StringField("邮编", filters=[_stripped])
+    contact_postcode = StringField(_l("邮编"), filters=[_stripped])
     contact_address = StringField(
-        "地址", filters=[_stripped], validators=[Length(max=postal.ADDRESS_MAX)]
+        _l("地址"), filters=[_stripped], validators=[Length(max=postal.ADDRESS_MAX)]
     )
-    anonymous = BooleanField("来信人/来电人要求匿名（不登记任何联系方式）")
-    consent = BooleanField("对方同意我办用所留联系方式答复（信中留有回信地址视为同意）")
-    subject = StringField("标题", filters=[_stripped], validators=[Length(max=300)])
+    anonymous = BooleanField(_l("来信人/来电人要求匿名（不登记任何联系方式）"))
+    consent = BooleanField(_l("对方同意我办用所留联系方式答复（信中留有回信地址视为同意）"))
+    subject = StringField(_l("标题"), filters=[_stripped], validators=[Length(max=300)])
     body = TextAreaField(
-        "内容（信件转录或通话、来访摘要）",
-        validators=[Length(max=postal.BODY_MAX, message="内容过长。")],
+        _l("内容（信件转录或通话、来访摘要）"),
+        validators=[Length(max=postal.BODY_MAX, message=_l("内容过长。"))],
     )
-    findings = FindingsField("涉及的问题", default=list)
-    attachments = MultipleFileField("扫描件（PDF或图片，可多个）")
-    called_at = DateTimeLocalField("来电时间", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    findings = FindingsField(_l("涉及的问题"), default=list)
+    attachments = MultipleFileField(_l("扫描件（PDF或图片，可多个）"))
+    called_at = DateTimeLocalField(_l("来电时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     duration_min = IntegerField(
-        "通话时长（分钟）",
-        validators=[Optional(), NumberRange(0, postal.DURATION_MAX, "时长应为0到1440分钟。")],
+        _l("通话时长（分钟）"),
+        validators=[Optional(), NumberRange(0, postal.DURATION_MAX, _l("时长应为0到1440分钟。"))],
     )
-    line = StringField("接听号码（我办电话）", filters=[_stripped], validators=[Length(max=40)])
-    received_by = StringField("接待人", filters=[_stripped], validators=[Length(max=100)])
+    line = StringField(_l("接听号码（我办电话）"), filters=[_stripped], validators=[Length(max=40)])
+    received_by = StringField(_l("接待人"), filters=[_stripped], validators=[Length(max=100)])
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
@@ -160,29 +162,29 @@ class StaffIntakeForm(FlaskForm):
             ok = False
 
         if not (self.body.data or "").strip():
-            fail(self.body, "请录入信件内容或通话、来访摘要。")
+            fail(self.body, _l("请录入信件内容或通话、来访摘要。"))
         today = local_today()
         if self.received_on.data and self.received_on.data > today:
-            fail(self.received_on, "收到日期不能晚于今天。")
+            fail(self.received_on, _l("收到日期不能晚于今天。"))
         postmark = self.postmarked_on.data
         received_on = self.received_on.data
         if self.channel.data == "letter" and postmark and received_on and postmark > received_on:
-            fail(self.postmarked_on, "邮戳日期不能晚于收到日期。")
+            fail(self.postmarked_on, _l("邮戳日期不能晚于收到日期。"))
         if self.channel.data == "phone" and self.called_at.data:
             called = postal.local_to_utc(self.called_at.data)
             if called > now_utc():
-                fail(self.called_at, "来电时间不能晚于现在。")
+                fail(self.called_at, _l("来电时间不能晚于现在。"))
             elif self.received_on.data and local_date(called) != self.received_on.data:
-                fail(self.called_at, "来电时间与收到日期不是同一天。")
+                fail(self.called_at, _l("来电时间与收到日期不是同一天。"))
         if self.contact_phone.data and normalise_phone(self.contact_phone.data) is None:
-            fail(self.contact_phone, "电话号码格式不正确：请填写11位手机号或带区号的固定电话。")
+            fail(self.contact_phone, _l("电话号码格式不正确：请填写11位手机号或带区号的固定电话。"))
         postcode = self.contact_postcode.data
         if postcode and not re.fullmatch(r"\d{6}", postcode):
-            fail(self.contact_postcode, "邮编应为6位数字。")
+            fail(self.contact_postcode, _l("邮编应为6位数字。"))
         if self.anonymous.data and self.has_contact:
-            fail(self.anonymous, "要求匿名时请不要登记联系方式。")
+            fail(self.anonymous, _l("要求匿名时请不要登记联系方式。"))
         elif self.has_contact and not self.consent.data:
-            fail(self.consent, "登记了联系方式时，请确认对方同意我办用其联系方式答复。")
+            fail(self.consent, _l("登记了联系方式时，请确认对方同意我办用其联系方式答复。"))
         return ok
 
     @property
@@ -231,7 +233,7 @@ class StaffIntakeForm(FlaskForm):
 
 class BulkUploadForm(FlaskForm):
     notice = HiddenField()
-    file = FileField("CSV或XLSX文件")
+    file = FileField(_l("CSV或XLSX文件"))
 
 
 class BulkConfirmForm(FlaskForm):
@@ -244,8 +246,8 @@ class LetterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET-able preview form: it changes nothing
 
-    reply = TextAreaField("答复内容", validators=[Length(max=20_000)])
-    letter_date = DateField("落款日期", validators=[Optional()])
+    reply = TextAreaField(_l("答复内容"), validators=[Length(max=20_000)])
+    letter_date = DateField(_l("落款日期"), validators=[Optional()])
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -279,7 +281,7 @@ def _finding_groups(notice: Notice | None) -> list[tuple[str, list[Any]]]:
     groups = [(c.title, [f for f in c.findings if f.active]) for c in notice.categories]
     loose = [f for f in notice.findings if f.active and f.category_id is None]
     if loose:
-        groups.append(("其他问题", loose))
+        groups.append((_("其他问题"), loose))
     return [(title, findings) for title, findings in groups if findings]
 
 
@@ -288,10 +290,14 @@ def _window_text(notice: Notice | None) -> str | None:
         return None
     parts = []
     if notice.feedback_opens_at is not None:
-        parts.append(f"自{postal.chinese_date(postal.first_day(notice.feedback_opens_at))}起")
+        parts.append(
+            _("自%(date)s起", date=postal.chinese_date(postal.first_day(notice.feedback_opens_at)))
+        )
     if notice.feedback_closes_at is not None:
-        parts.append(f"至{postal.chinese_date(postal.last_day(notice.feedback_closes_at))}止")
-    return "".join(parts) + "（信件以邮戳日期为准）"
+        parts.append(
+            _("至%(date)s止", date=postal.chinese_date(postal.last_day(notice.feedback_closes_at)))
+        )
+    return "".join(parts) + _("（信件以邮戳日期为准）")
 
 
 def _submission_or_404(code: str) -> Submission:
@@ -317,10 +323,12 @@ def _late_note(notice: Notice | None, received_at: datetime, postmark: date | No
     opens, closes = notice.feedback_opens_at, notice.feedback_closes_at
     if postal.is_on_time(opens, closes, received_at, postmark):
         return None
-    basis = "邮戳日期" if postmark else "收到时间"
+    basis = _("邮戳日期") if postmark else _("收到时间")
     if postal.is_late(closes, received_at, postmark):
-        return f"按{basis}，此件晚于意见征集截止时间，已标记为逾期；仍照常登记办理。"
-    return f"按{basis}，此件早于意见征集开始时间；已照常登记。"
+        return _(
+            "按%(basis)s，此件晚于意见征集截止时间，已标记为逾期；仍照常登记办理。", basis=basis
+        )
+    return _("按%(basis)s，此件早于意见征集开始时间；已照常登记。", basis=basis)
 
 
 # --- one item --------------------------------------------------------------------------------
@@ -586,7 +594,7 @@ def bulk_preview() -> Any:
     notice = _chosen_notice(form.notice.data, notices)
     upload = form.file.data
     if not form.validate() or not isinstance(upload, FileStorage) or not upload.filename:
-        form.file.errors = [*form.file.errors, "请选择要导入的CSV或XLSX文件。"]
+        form.file.errors = [*form.file.errors, _("请选择要导入的CSV或XLSX文件。")]
         return _render_bulk(form, notice, notices, 422)
     data = upload.read()
     return _render_preview(_preview(data, upload.filename, notice), data, upload.filename, notice)
@@ -603,7 +611,7 @@ def bulk_confirm() -> Any:
     data = take_pending(form.token.data or "")
     if data is None:
         upload_form = BulkUploadForm(notice=notice.slug if notice else "none")
-        upload_form.file.errors = ["预览已过期或已导入过，请重新上传文件。"]
+        upload_form.file.errors = [_("预览已过期或已导入过，请重新上传文件。")]
         return _render_bulk(upload_form, notice, notices, 410)
     filename = form.filename.data or "upload.csv"
     # Checked again: the confirmation must import exactly what passes the rules now.
@@ -696,7 +704,7 @@ def _record_row(
             ]
         ) from exc
     except DuplicateSubmission as exc:
-        message = f"此文件已经导入过（该行登记为回执{exc.code}），本次未重复导入。"
+        message = _("此文件已经导入过（该行登记为回执%(code)s），本次未重复导入。", code=exc.code)
         raise BulkRowRejected([postal.RowError(row.row, "", message)]) from exc
 
 

@@ -27,6 +27,8 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
@@ -66,15 +68,15 @@ CAPTCHA_SCRIPT = "https://js.hcaptcha.com/1/api.js?hl=zh-CN"
 
 # What the submitter reads on /track. Spam looks like "received": a bot learns nothing.
 PUBLIC_STATUS = {
-    "received": "已收到，等待处理",
-    "held": "已收到，等待工作人员核验",
-    "spam": "已收到，等待处理",
-    "triaged": "已受理，正在分办",
-    "in_progress": "办理中",
-    "replied": "已答复",
-    "closed": "已办结",
-    "duplicate": "已与相同内容的意见合并办理",
-    "referred": "已转交有关部门办理",
+    "received": _l("已收到，等待处理"),
+    "held": _l("已收到，等待工作人员核验"),
+    "spam": _l("已收到，等待处理"),
+    "triaged": _l("已受理，正在分办"),
+    "in_progress": _l("办理中"),
+    "replied": _l("已答复"),
+    "closed": _l("已办结"),
+    "duplicate": _l("已与相同内容的意见合并办理"),
+    "referred": _l("已转交有关部门办理"),
 }
 
 
@@ -126,19 +128,27 @@ def _window_closed_message(notice: Notice, now: datetime) -> str | None:
     """Why the feedback window is shut right now (dates in Asia/Shanghai), or None if open."""
     opens, closes = notice.feedback_opens_at, notice.feedback_closes_at
     if opens is not None and now < to_local(opens):
-        return f"本公示的意见征集将于{_local_text(opens)}开始，届时欢迎提出意见。"
+        return _("本公示的意见征集将于%(when)s开始，届时欢迎提出意见。", when=_local_text(opens))
     if closes is not None and now >= to_local(closes):
-        return f"本公示的意见征集已于{_local_text(closes)}截止，网上表单不再接收意见。"
+        return _(
+            "本公示的意见征集已于%(when)s截止，网上表单不再接收意见。", when=_local_text(closes)
+        )
     return None
 
 
 def _local_text(moment: datetime) -> str:
     local = to_local(moment)
-    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+    return _(
+        "%(year)s年%(month)s月%(day)s日%(time)s",
+        year=local.year,
+        month=local.month,
+        day=local.day,
+        time=f"{local:%H:%M}",
+    )
 
 
 def _date_text(day: Any) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+    return _("%(year)s年%(month)s月%(day)s日", year=day.year, month=day.month, day=day.day)
 
 
 @dataclass(frozen=True)
@@ -171,7 +181,7 @@ def _findings_by_category(notice: Notice) -> list[tuple[str, list[FindingChoice]
             if f.active and f.category_id is None
         ]
         if loose:
-            groups.append(("其他问题", loose))
+            groups.append((_l("其他问题"), loose))  # lazy: the cache is shared by languages
         groups = [(title, choices) for title, choices in groups if choices]
         with _groups_lock:
             if len(_groups_cache) > 256:  # old versions pile up only while editors work
@@ -266,7 +276,7 @@ def feedback(slug: str) -> Any:
             )
             if outcome is captcha.CaptchaResult.REJECTED:
                 return _render_form(
-                    notice, form, 422, captcha_error="人机验证未通过，请重新验证后提交。"
+                    notice, form, 422, captcha_error=_("人机验证未通过，请重新验证后提交。")
                 )
             if outcome is captcha.CaptchaResult.UNAVAILABLE:
                 status, hold_reason = "held", "captcha unavailable"
@@ -360,7 +370,7 @@ def track() -> Any:
             session[TRACK_KEY] = {"id": submission.id, "until": time.time() + TRACK_SECONDS}
             return redirect(url_for(".track_status"), code=303)
         # One message for both cases: the page must not reveal which codes exist.
-        form.secret.errors = ["回执编号或查询密码不正确，请核对后重试。"]
+        form.secret.errors = [_("回执编号或查询密码不正确，请核对后重试。")]
     status = 422 if request.method == "POST" else 200
     return render_template("intake/track.html", form=form), status
 
@@ -371,7 +381,7 @@ def _render_status(submission: Submission, form: FollowUpForm, status: int = 200
         render_template(
             "intake/track_status.html",
             submission=submission,
-            status_text=PUBLIC_STATUS.get(submission.status, "办理中"),
+            status_text=str(PUBLIC_STATUS.get(submission.status, _l("办理中"))),
             received_text=_local_text(submission.received_at),
             replies=public_replies(follow_ups),
             additions=[f for f in follow_ups if f.author == "submitter"],
@@ -387,7 +397,7 @@ def _render_status(submission: Submission, form: FollowUpForm, status: int = 200
 def track_status() -> Any:
     submission = _tracked_submission()
     if submission is None:
-        flash("查询已超时或尚未验证，请重新输入回执编号和查询密码。", "error")
+        flash(_("查询已超时或尚未验证，请重新输入回执编号和查询密码。"), "error")
         return redirect(url_for(".track"), code=303)
     response = make_response(_render_status(submission, FollowUpForm()))
     response.headers["Cache-Control"] = "no-store"
@@ -399,7 +409,7 @@ def track_status() -> Any:
 def track_follow_up() -> Any:
     submission = _tracked_submission()
     if submission is None:
-        flash("查询已超时，请重新输入回执编号和查询密码后再补充。", "error")
+        flash(_("查询已超时，请重新输入回执编号和查询密码后再补充。"), "error")
         return redirect(url_for(".track"), code=303)
     form = FollowUpForm()
     if not form.validate():
@@ -416,7 +426,7 @@ def track_follow_up() -> Any:
         unplaced = apply_service_errors(form, exc.errors, ("body", "attachments"))
         form.body.errors = [*form.body.errors, *unplaced]
         return _render_status(submission, form, 422)
-    flash("补充内容已收到，工作人员会一并处理。", "success")
+    flash(_("补充内容已收到，工作人员会一并处理。"), "success")
     return redirect(url_for(".track_status"), code=303)
 
 

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -54,38 +56,41 @@ def shanghai() -> ZoneInfo:
 class SourceForm(FlaskForm):
     """Step 1 (and 2): the notice's text, pasted or uploaded; `step` is preview or save."""
 
-    text = TextAreaField("公示全文", validators=[Optional(), Length(max=500_000)])
-    file = FileField("或上传文本文件（UTF-8 或 GBK/GB18030 编码的 .txt）")
+    text = TextAreaField(_l("公示全文"), validators=[Optional(), Length(max=500_000)])
+    file = FileField(_l("或上传文本文件（UTF-8 或 GBK/GB18030 编码的 .txt）"))
     slug = StringField(
-        "网址名称（slug）",
-        validators=[Optional(), Regexp(SLUG_RE, message="只能使用小写字母、数字和连字符。")],
+        _l("网址名称（slug）"),
+        validators=[Optional(), Regexp(SLUG_RE, message=_l("只能使用小写字母、数字和连字符。"))],
     )
     step = HiddenField(default="preview")
 
 
 class PublishForm(FlaskForm):
-    warnings_checked = BooleanField("我已逐条核对上述解析警告")
+    warnings_checked = BooleanField(_l("我已逐条核对上述解析警告"))
 
 
 class WithdrawForm(FlaskForm):
     note = TextAreaField(
-        "撤回说明（公开显示）", validators=[DataRequired("请填写撤回说明。"), Length(max=500)]
+        _l("撤回说明（公开显示）"),
+        validators=[DataRequired(_l("请填写撤回说明。")), Length(max=500)],
     )
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("整改状态", choices=[SelectChoice(s, s) for s in FINDING_STATUSES])
-    effective_on = DateField("日期", validators=[DataRequired("请填写日期。")])
-    note = TextAreaField("公开说明", validators=[DataRequired("请填写说明。"), Length(max=1000)])
+    status = SelectField(_l("整改状态"), choices=[SelectChoice(s, s) for s in FINDING_STATUSES])
+    effective_on = DateField(_l("日期"), validators=[DataRequired(_l("请填写日期。"))])
+    note = TextAreaField(
+        _l("公开说明"), validators=[DataRequired(_l("请填写说明。")), Length(max=1000)]
+    )
 
 
 class WindowForm(FlaskForm):
-    opens = DateTimeLocalField("开始时间（北京时间）", validators=[Optional()])
-    closes = DateTimeLocalField("截止时间（北京时间）", validators=[Optional()])
+    opens = DateTimeLocalField(_l("开始时间（北京时间）"), validators=[Optional()])
+    closes = DateTimeLocalField(_l("截止时间（北京时间）"), validators=[Optional()])
 
     def validate_closes(self, field: DateTimeLocalField) -> None:
         if field.data and self.opens.data and field.data <= self.opens.data:
-            raise ValidationError("截止时间须晚于开始时间。")
+            raise ValidationError(_l("截止时间须晚于开始时间。"))
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -111,12 +116,12 @@ def _source_text(form: SourceForm) -> str | None:
     if upload and getattr(upload, "filename", ""):
         raw = upload.read(MAX_UPLOAD_BYTES + 1)
         if len(raw) > MAX_UPLOAD_BYTES:
-            form.file.errors = ["文件过大（不超过2MB）。"]
+            form.file.errors = [_l("文件过大（不超过2MB）。")]
             return None
         return decode_upload(raw)
     if form.text.data and form.text.data.strip():
         return form.text.data
-    form.text.errors = ["请粘贴公示全文或上传文件。"]
+    form.text.errors = [_l("请粘贴公示全文或上传文件。")]
     return None
 
 
@@ -218,7 +223,7 @@ def _edit(notice: Notice | None) -> Page:
         return _preview(form, text, notice)
     slug = form.slug.data or None
     if notice is None and slug and get_by_slug(slug) is not None:
-        form.slug.errors = ["该网址名称已被使用；要修订已有公示，请在其页面上点“修订”。"]
+        form.slug.errors = [_("该网址名称已被使用；要修订已有公示，请在其页面上点“修订”。")]
         return _preview(form, text, None)
     try:
         result = import_notice(text, slug=slug, actor=current_user.actor)
@@ -227,8 +232,11 @@ def _edit(notice: Notice | None) -> Page:
         return _preview(form, text, notice)
     db.session.commit()
     saved = result.notice
-    verb = "已保存草稿" if saved.state == "draft" else "已保存修订，公开页面已更新"
-    flash(f"{verb}（第{result.revision.number}版）。", "info")
+    if saved.state == "draft":
+        message = _("已保存草稿（第%(n)s版）。", n=result.revision.number)
+    else:
+        message = _("已保存修订，公开页面已更新（第%(n)s版）。", n=result.revision.number)
+    flash(message, "info")
     return redirect(url_for("notice_admin.show", slug=saved.slug))
 
 
@@ -273,11 +281,11 @@ def publish(slug: str) -> Page:
     if not form.validate_on_submit():
         abort(400)
     if notice.warnings and not form.warnings_checked.data:
-        form.warnings_checked.errors = ["有解析警告：请先核对并勾选确认。"]
+        form.warnings_checked.errors = [_("有解析警告：请先核对并勾选确认。")]
         return _show(notice, 400, publish_form=form)
     publish_notice(notice, actor=current_user.actor)
     db.session.commit()
-    flash("已发布。", "info")
+    flash(_("已发布。"), "info")
     return redirect(url_for("notice_admin.show", slug=slug))
 
 
@@ -290,7 +298,7 @@ def withdraw(slug: str) -> Page:
         return _show(notice, 400, withdraw_form=form)
     withdraw_notice(notice, actor=current_user.actor, note=(form.note.data or "").strip())
     db.session.commit()
-    flash("已撤回：公开页面现显示撤回说明。", "info")
+    flash(_("已撤回：公开页面现显示撤回说明。"), "info")
     return redirect(url_for("notice_admin.show", slug=slug))
 
 
@@ -334,7 +342,14 @@ def finding_status(slug: str, number: int) -> Page:
         actor=current_user.actor,
     )
     db.session.commit()
-    flash(f"第{number}项问题的整改状态已更新为“{finding.status}”。", "info")
+    flash(
+        _(
+            "第%(number)s项问题的整改状态已更新为“%(status)s”。",
+            number=number,
+            status=finding.status,
+        ),
+        "info",
+    )
     return redirect(url_for("notice_admin.show", slug=slug, _anchor=f"finding-{number}"))
 
 
@@ -392,7 +407,7 @@ def feedback_window(slug: str) -> Page:
         },
     )
     db.session.commit()
-    flash("意见征集时间已保存。", "info")
+    flash(_("意见征集时间已保存。"), "info")
     return redirect(url_for("notice_admin.show", slug=slug, _anchor="window"))
 
 

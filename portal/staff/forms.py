@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -12,13 +13,13 @@ from portal.staff.passwords import password_problems
 
 
 class LoginForm(FlaskForm):
-    email = StringField("邮箱", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("密码", validators=[DataRequired(), Length(max=1024)])
+    email = StringField(_l("邮箱"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=1024)])
 
 
 class CodeForm(FlaskForm):
     code = StringField(
-        "验证码",
+        _l("验证码"),
         validators=[DataRequired(), Length(max=32)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
@@ -36,29 +37,32 @@ def _policy(form: FlaskForm, field: PasswordField) -> None:
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("当前密码", validators=[DataRequired()])
-    new_password = PasswordField("新密码", validators=[DataRequired(), Length(max=1024), _policy])
+    current_password = PasswordField(_l("当前密码"), validators=[DataRequired()])
+    new_password = PasswordField(
+        _l("新密码"), validators=[DataRequired(), Length(max=1024), _policy]
+    )
     confirm = PasswordField(
-        "再次输入新密码", validators=[DataRequired(), EqualTo("new_password", "两次输入不一致。")]
+        _l("再次输入新密码"),
+        validators=[DataRequired(), EqualTo("new_password", _l("两次输入不一致。"))],
     )
 
 
 class UserCreateForm(FlaskForm):
     # A plain shape check: internal addresses (name@office.local) are valid staff logins.
     email = EmailField(
-        "邮箱",
+        _l("邮箱"),
         validators=[
             DataRequired(),
             Length(max=254),
-            Regexp(r"^[^@\s]+@[^@\s]+$", message="邮箱格式不正确。"),
+            Regexp(r"^[^@\s]+@[^@\s]+$", message=_l("邮箱格式不正确。")),
         ],
     )
-    display_name = StringField("姓名", validators=[Length(max=120)])
-    role = SelectField("角色", choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
-    password = PasswordField("初始密码", validators=[DataRequired(), Length(max=1024), _policy])
+    display_name = StringField(_l("姓名"), validators=[Length(max=120)])
+    role = SelectField(_l("角色"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+    password = PasswordField(_l("初始密码"), validators=[DataRequired(), Length(max=1024), _policy])
 
 
 class ConfirmForm(FlaskForm):
     """A bare POST form: CSRF token plus an optional confirmation box."""
 
-    confirm = BooleanField("确认")
+    confirm = BooleanField(_l("确认"))

@@ -6,6 +6,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,7 +14,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.extensions import db
 
 ROLES = ("admin", "editor", "triager", "viewer")
-ROLE_LABELS = {"admin": "管理员", "editor": "编辑", "triager": "办理人员", "viewer": "只读"}
+ROLE_LABELS = {
+    "admin": _l("管理员"),
+    "editor": _l("编辑"),
+    "triager": _l("办理人员"),
+    "viewer": _l("只读"),
+}
 
 
 def utcnow() -> datetime:
@@ -68,7 +74,7 @@ class User(UserMixin, db.Model):
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role)
+        return str(ROLE_LABELS.get(self.role, self.role))
 
     @property
     def actor(self) -> str:

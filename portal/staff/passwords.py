@@ -8,6 +8,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import gettext as _
 
 MIN_LENGTH = 12
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
@@ -49,12 +50,12 @@ def password_problems(password: str, *, email: str | None = None) -> list[str]:
     """Why a new password is refused (Chinese, for the form); empty when acceptable."""
     problems = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"密码至少需要{MIN_LENGTH}个字符。")
+        problems.append(_("密码至少需要%(n)s个字符。", n=MIN_LENGTH))
     normalised = _normalise(password)
     if normalised in common_passwords():
-        problems.append("该密码过于常见，请换一个。")
+        problems.append(_("该密码过于常见，请换一个。"))
     elif email and normalised in {_normalise(email), _normalise(email.split("@")[0])}:
-        problems.append("密码不能与邮箱相同。")
+        problems.append(_("密码不能与邮箱相同。"))
     elif len(set(normalised)) < 4:
-        problems.append("密码中不同的字符太少。")
+        problems.append(_("密码中不同的字符太少。"))
     return problems

@@ -15,6 +15,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -37,7 +39,7 @@ from portal.staff.service import create_user, disable_user, reset_2fa
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-LOGIN_FAILED = "登录失败：邮箱、密码或验证码不正确，或账户已被暂时锁定。请稍后再试。"
+LOGIN_FAILED = _l("登录失败：邮箱、密码或验证码不正确，或账户已被暂时锁定。请稍后再试。")
 Page = str | Response | tuple[str, int]
 
 
@@ -83,7 +85,7 @@ def login() -> Page:
 def verify() -> Page:
     user = auth.pending_user()
     if user is None or not user.has_totp:
-        flash("请重新登录。", "error")
+        flash(_("请重新登录。"), "error")
         return redirect(url_for("staff.login"))
     form = CodeForm()
     if form.validate_on_submit():
@@ -154,7 +156,7 @@ def _enrol(user: User, *, at_login: bool) -> Page:
                 db.session.commit()
                 next_url = url_for("staff.account")
             return render_template("staff/recovery_codes.html", codes=codes, next_url=next_url)
-        error = "验证码不正确，请核对手机上的时间后重试。"
+        error = _("验证码不正确，请核对手机上的时间后重试。")
     uri = totp.provisioning_uri(secret, user.email)
     return render_template(
         "staff/enrol.html",
@@ -173,7 +175,7 @@ def logout() -> Response:
         abort(400)
     if current_user.is_authenticated:
         auth.logout(current_user)
-    flash("您已退出登录。", "info")
+    flash(_("您已退出登录。"), "info")
     return redirect(url_for("staff.login"))
 
 
@@ -196,9 +198,9 @@ def change_password() -> Page:
             auth.end_all_sessions(user)
             audit.record("user.password_change", object_type="user", object_id=user.id)
             db.session.commit()
-            flash("密码已修改，请用新密码重新登录。", "info")
+            flash(_("密码已修改，请用新密码重新登录。"), "info")
             return redirect(url_for("staff.login"))
-        form.current_password.errors.append("当前密码不正确。")
+        form.current_password.errors.append(_("当前密码不正确。"))
     return render_template(
         "staff/account.html", password_form=form, confirm_form=ConfirmForm()
     ), 400
@@ -249,7 +251,7 @@ def users_create() -> Page:
             form.email.errors = [str(exc)]
         else:
             db.session.commit()
-            flash(f"已创建账户 {user.email}。", "info")
+            flash(_("已创建账户 %(email)s。", email=user.email), "info")
             return redirect(url_for("staff.users"))
     return _users_page(form, 400)
 
@@ -268,11 +270,11 @@ def users_disable(user_id: int) -> Response:
         abort(400)
     user = _user_or_404(user_id)
     if user.id == current_user.id:
-        flash("不能停用自己的账户。", "error")
+        flash(_("不能停用自己的账户。"), "error")
     else:
         disable_user(user)
         db.session.commit()
-        flash(f"已停用 {user.email}。", "info")
+        flash(_("已停用 %(email)s。", email=user.email), "info")
     return redirect(url_for("staff.users"))
 
 
@@ -284,20 +286,20 @@ def users_reset_2fa(user_id: int) -> Response:
     user = _user_or_404(user_id)
     reset_2fa(user)
     db.session.commit()
-    flash(f"已重置 {user.email} 的两步验证，其下次登录时需重新绑定。", "info")
+    flash(_("已重置 %(email)s 的两步验证，其下次登录时需重新绑定。", email=user.email), "info")
     return redirect(url_for("staff.users"))
 
 
 NAV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     # label, candidate endpoints (first registered wins), roles that see it
-    ("队列", ("triage.queue", "triage.index"), ("triager", "viewer")),
-    ("登记来信来电", ("intake_staff.new",), ("triager",)),
-    ("邮件隔离区", ("mail_quarantine.quarantine_list",), ("triager",)),
-    ("统计", ("ledger.dashboard",), ("triager", "viewer", "editor")),
-    ("公示管理", ("notice_admin.index",), ("editor",)),
-    ("待审答复", ("replies.pending",), ("editor",)),
-    ("审计日志", ("audit.events",), ()),
-    ("账户", ("staff.account",), ("editor", "triager", "viewer")),
+    (_l("队列"), ("triage.queue", "triage.index"), ("triager", "viewer")),
+    (_l("登记来信来电"), ("intake_staff.new",), ("triager",)),
+    (_l("邮件隔离区"), ("mail_quarantine.quarantine_list",), ("triager",)),
+    (_l("统计"), ("ledger.dashboard",), ("triager", "viewer", "editor")),
+    (_l("公示管理"), ("notice_admin.index",), ("editor",)),
+    (_l("待审答复"), ("replies.pending",), ("editor",)),
+    (_l("审计日志"), ("audit.events",), ()),
+    (_l("账户"), ("staff.account",), ("editor", "triager", "viewer")),
 ]
 
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from portal import audit
@@ -420,30 +422,50 @@ def _user_names(ids: Sequence[int | None]) -> dict[int, str]:
 def timeline(submission: Submission) -> list[TimelineEntry]:
     """Everything that happened to a submission, oldest first (staff only)."""
     entries: list[TimelineEntry] = [
-        TimelineEntry(submission.received_at, "received", f"收到（{submission.channel}）")
+        TimelineEntry(
+            submission.received_at, "received", _("收到（%(channel)s）", channel=submission.channel)
+        )
     ]
     sid = submission.id
     for change in db.session.scalars(select(StatusChange).where(StatusChange.submission_id == sid)):
-        title = f"状态：{workflow.label(change.old)} → {workflow.label(change.new)}"
+        title = _(
+            "状态：%(old)s → %(new)s",
+            old=workflow.label(change.old),
+            new=workflow.label(change.new),
+        )
         entries.append(TimelineEntry(change.at, "status", title, change.reason, change.actor))
     for note in db.session.scalars(select(Note).where(Note.submission_id == sid)):
-        entries.append(TimelineEntry(note.at, "note", "内部备注", note.body, note.author_name))
+        entries.append(TimelineEntry(note.at, "note", _("内部备注"), note.body, note.author_name))
     for follow_up in db.session.scalars(select(FollowUp).where(FollowUp.submission_id == sid)):
         kind = "reply" if getattr(follow_up, "kind", None) == "reply" else "follow_up"
-        title = "答复" if kind == "reply" else f"补充（{follow_up.channel}）"
+        title = (
+            _("答复") if kind == "reply" else _("补充（%(channel)s）", channel=follow_up.channel)
+        )
         entries.append(TimelineEntry(follow_up.at, kind, title, follow_up.body, follow_up.author))
     assignments = list(
         db.session.scalars(select(Assignment).where(Assignment.submission_id == sid))
     )
     names = _user_names([a.user_id for a in assignments])
     for a in assignments:
-        who = names.get(a.user_id or 0, "（无人）")
-        entries.append(TimelineEntry(a.at, "assignment", f"分派给 {who}", None, a.actor))
+        who = names.get(a.user_id or 0, _("（无人）"))
+        entries.append(
+            TimelineEntry(a.at, "assignment", _("分派给 %(who)s", who=who), None, a.actor)
+        )
     for r in db.session.scalars(select(Referral).where(Referral.submission_id == sid)):
         body = "\n".join(p for p in (r.contact, r.note) if p) or None
-        mailed = "（已发函）" if r.email_sent else ""
+        mailed = r.email_sent
         entries.append(
-            TimelineEntry(r.at, "referral", f"转办至 {r.body_name}{mailed}", body, r.actor)
+            TimelineEntry(
+                r.at,
+                "referral",
+                (
+                    _("转办至 %(body)s（已发函）", body=r.body_name)
+                    if mailed
+                    else _("转办至 %(body)s", body=r.body_name)
+                ),
+                body,
+                r.actor,
+            )
         )
     entries += _reply_entries(sid)
     entries += _event_entries(sid)
@@ -459,7 +481,7 @@ def _reply_entries(submission_id: int) -> list[TimelineEntry]:
     rows = db.session.scalars(select(Reply).where(Reply.submission_id == submission_id))
     return [
         TimelineEntry(
-            getattr(r, "created_at", None) or utcnow(), "reply", "答复", getattr(r, "body", None)
+            getattr(r, "created_at", None) or utcnow(), "reply", _("答复"), getattr(r, "body", None)
         )
         for r in rows
     ]
@@ -479,15 +501,19 @@ def _event_entries(submission_id: int) -> list[TimelineEntry]:
         body = details.get("reason") if event.action == "personal_data.view" else None
         out.append(
             TimelineEntry(
-                event.at, "event", EVENT_LABELS.get(event.action, event.action), body, event.actor
+                event.at,
+                "event",
+                str(EVENT_LABELS.get(event.action, event.action)),
+                body,
+                event.actor,
             )
         )
     return out
 
 
 EVENT_LABELS = {
-    "submission.record": "登记",
-    "personal_data.view": "查看个人信息",
-    "triage.finding.confirm": "确认关联问题",
-    "triage.finding.remove": "移除关联问题",
+    "submission.record": _l("登记"),
+    "personal_data.view": _l("查看个人信息"),
+    "triage.finding.confirm": _l("确认关联问题"),
+    "triage.finding.remove": _l("移除关联问题"),
 }

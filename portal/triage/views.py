@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -77,7 +78,7 @@ def queue_page() -> Any:
     try:
         filters = queue.parse_filter(request.args)
     except queue.BadFilter as exc:
-        flash(f"筛选条件“{exc}”无效，已清除。", "error")
+        flash(_("筛选条件“%(filter)s”无效，已清除。", filter=exc), "error")
         return redirect(url_for("triage.queue"), code=303)
     today = local_today()
     result = queue.page(filters, user_id=current_user.id, today=today)
@@ -124,7 +125,7 @@ def queue_bulk() -> Response:
     rows = _selected()
     back = url_for("triage.queue") + "?" + (request.form.get("back") or "").lstrip("?")
     if not rows:
-        flash("请先勾选意见。", "error")
+        flash(_("请先勾选意见。"), "error")
         return redirect(back, code=303)
     action = request.form.get("action")
     actor = current_user.actor
@@ -135,13 +136,13 @@ def queue_bulk() -> Response:
                 if _bulk_one(submission, action, actor):
                     done += 1
             except (workflow.TransitionError, actions.ActionError) as exc:
-                refused.append(f"{submission.code}：{exc}")
+                refused.append(_("%(code)s：%(error)s", code=submission.code, error=exc))
     except _BadBulk as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(back, code=303)
     db.session.commit()
-    flash(f"已处理{done}件。", "success")
+    flash(_("已处理%(n)s件。", n=done), "success")
     for message in refused[:10]:
         flash(message, "error")
     return redirect(back, code=303)
@@ -159,7 +160,7 @@ def _bulk_one(submission: Submission, action: str | None, actor: str) -> bool:
     if action == "status":
         new = form.get("status") or ""
         if new not in workflow.STATUSES:
-            raise _BadBulk("请选择状态。")
+            raise _BadBulk(_("请选择状态。"))
         if submission.status == new:
             return False
         workflow.change_status(submission, new, actor=actor, reason=form.get("reason"))
@@ -167,10 +168,10 @@ def _bulk_one(submission: Submission, action: str | None, actor: str) -> bool:
     if action == "finding":
         finding = db.session.get(Finding, _int_or_400(form.get("finding")))
         if finding is None:
-            raise _BadBulk("请选择问题。")
+            raise _BadBulk(_("请选择问题。"))
         actions.confirm_finding(submission, finding, actor=actor)
         return True
-    raise _BadBulk("未知的批量操作。")
+    raise _BadBulk(_("未知的批量操作。"))
 
 
 def _int_or_400(value: str | None) -> int:
@@ -185,7 +186,7 @@ def _assignee(raw: str | None) -> User | None:
         return None
     user = db.session.get(User, _int_or_400(raw))
     if user is None:
-        raise actions.ActionError("没有这个用户。")
+        raise actions.ActionError(_("没有这个用户。"))
     return user
 
 
@@ -198,12 +199,12 @@ def save_view() -> Response:
         db.session.commit()
     except queue.BadFilter:
         db.session.rollback()
-        flash("请填写视图名称。", "error")
+        flash(_("请填写视图名称。"), "error")
         return redirect(url_for("triage.queue"), code=303)
     except IntegrityError:
         db.session.rollback()
         abort(409)
-    flash(f"已保存视图“{view.name}”。", "success")
+    flash(_("已保存视图“%(name)s”。", name=view.name), "success")
     return redirect(url_for("triage.queue") + "?" + view.query, code=303)
 
 
@@ -215,7 +216,7 @@ def delete_view(view_id: int) -> Response:
         abort(404)
     db.session.delete(view)
     db.session.commit()
-    flash("视图已删除。", "success")
+    flash(_("视图已删除。"), "success")
     return redirect(url_for("triage.queue"), code=303)
 
 
@@ -309,7 +310,7 @@ def findings(code: str) -> Response:
     try:
         if request.form.get("op") == "remove":
             actions.remove_finding(submission, finding, actor=current_user.actor)
-            message = f"已移除问题{finding.number}。"
+            message = _("已移除问题%(number)s。", number=finding.number)
         else:
             score = request.form.get("score")
             actions.confirm_finding(
@@ -318,7 +319,7 @@ def findings(code: str) -> Response:
                 actor=current_user.actor,
                 score=float(score) if score else None,
             )
-            message = f"已确认问题{finding.number}。"
+            message = _("已确认问题%(number)s。", number=finding.number)
     except (actions.ActionError, ValueError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -338,7 +339,7 @@ def notes(code: str) -> Response:
         flash(str(exc), "error")
         return _back(submission)
     db.session.commit()
-    flash("备注已保存（仅内部可见）。", "success")
+    flash(_("备注已保存（仅内部可见）。"), "success")
     return _back(submission)
 
 
@@ -355,7 +356,7 @@ def assign(code: str) -> Response:
         flash(str(exc), "error")
         return _back(submission)
     db.session.commit()
-    flash("已更新经办人。", "success")
+    flash(_("已更新经办人。"), "success")
     return _back(submission)
 
 
@@ -375,7 +376,7 @@ def status(code: str) -> Response:
         flash(str(exc), "error")
         return _back(submission)
     db.session.commit()
-    flash(f"状态已改为“{workflow.label(submission.status)}”。", "success")
+    flash(_("状态已改为“%(status)s”。", status=workflow.label(submission.status)), "success")
     return _back(submission)
 
 
@@ -385,7 +386,7 @@ def merge(code: str) -> Response:
     submission = _submission_or_404(code)
     original = find_by_code(request.form.get("original") or "")
     if original is None:
-        flash("找不到该回执编号。", "error")
+        flash(_("找不到该回执编号。"), "error")
         return _back(submission)
     score = dict(duplicates.find_near_duplicates(submission, threshold=0.0)).get(original.code)
     try:
@@ -401,7 +402,7 @@ def merge(code: str) -> Response:
         flash(str(exc), "error")
         return _back(submission)
     db.session.commit()
-    flash(f"已标记为{original.code}的重复意见。", "success")
+    flash(_("已标记为%(code)s的重复意见。", code=original.code), "success")
     return _back(submission)
 
 
@@ -412,7 +413,7 @@ def refer(code: str) -> Response:
     form = request.form
     email_to = (form.get("email") or "").strip() or None
     if email_to and ("@" not in email_to or len(email_to) > 254 or not email_to.isprintable()):
-        flash("转办邮箱地址无效。", "error")
+        flash(_("转办邮箱地址无效。"), "error")
         return _back(submission)
     try:
         actions.refer(
@@ -430,5 +431,5 @@ def refer(code: str) -> Response:
         flash(str(exc), "error")
         return _back(submission)
     db.session.commit()
-    flash("已转办。", "success")
+    flash(_("已转办。"), "success")
     return _back(submission)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 if TYPE_CHECKING:
     from portal.intake.models import Submission
     from portal.triage.models import StatusChange
@@ -27,16 +30,17 @@ STATUSES: tuple[str, ...] = (
     "held",
 )
 
+# Lazy: translated when shown, in the language of the request (Chinese outside one).
 STATUS_LABELS: dict[str, str] = {
-    "received": "已接收",
-    "triaged": "已分办",
-    "in_progress": "办理中",
-    "replied": "已答复",
-    "closed": "已办结",
-    "duplicate": "重复",
-    "referred": "已转办",
-    "spam": "垃圾信息",
-    "held": "待核查",
+    "received": _l("已接收"),
+    "triaged": _l("已分办"),
+    "in_progress": _l("办理中"),
+    "replied": _l("已答复"),
+    "closed": _l("已办结"),
+    "duplicate": _l("重复"),
+    "referred": _l("已转办"),
+    "spam": _l("垃圾信息"),
+    "held": _l("待核查"),
 }
 
 ALLOWED: dict[str, frozenset[str]] = {
@@ -68,7 +72,7 @@ class TransitionError(ValueError):
 
 
 def label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
+    return str(STATUS_LABELS.get(status, status))
 
 
 def can_transition(old: str, new: str) -> bool:
@@ -84,12 +88,12 @@ def allowed_targets(old: str) -> list[str]:
 def check_transition(old: str, new: str, reason: str | None = None) -> str | None:
     """Raise TransitionError unless old -> new is allowed; return the cleaned reason."""
     if new not in STATUSES:
-        raise TransitionError(f"未知的状态“{new}”。")
+        raise TransitionError(_("未知的状态“%(status)s”。", status=new))
     if not can_transition(old, new):
-        raise TransitionError(f"不能从“{label(old)}”改为“{label(new)}”。")
+        raise TransitionError(_("不能从“%(old)s”改为“%(new)s”。", old=label(old), new=label(new)))
     cleaned = _CONTROL.sub("", reason or "").strip()[:MAX_REASON] or None
     if new in REASON_REQUIRED and cleaned is None:
-        raise TransitionError(f"改为“{label(new)}”须填写理由。")
+        raise TransitionError(_("改为“%(new)s”须填写理由。", new=label(new)))
     return cleaned
 
 
@@ -107,7 +111,7 @@ def change_status(
 
     old = submission.status
     if old == new_status:
-        raise TransitionError(f"状态已经是“{label(old)}”。")
+        raise TransitionError(_("状态已经是“%(old)s”。", old=label(old)))
     cleaned = check_transition(old, new_status, reason)
     submission.status = new_status
     change = StatusChange(
