@@ -13,7 +13,7 @@ SCRIPTS = [
     "routing_accuracy.py",
     "mail_ingest.py",
     "intake_submit.py",
-    "queue.py",
+    "triage_queue.py",
     "load.py",
 ]
 

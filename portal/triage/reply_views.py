@@ -1,0 +1,204 @@
+"""Staff pages for replies: compose (panel on the detail page), letters, editors' approvals.
+
+/staff/submissions/<code>/reply           GET compose page, POST send (triager, editor)
+/staff/submissions/<code>/replies/<id>/letter   printable letter for postal submitters
+/staff/replies/pending                    editors approve or reject anonymised public texts
+/staff/replies/<id>/approve|reject        POST (editor)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.signals import before_render_template
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal import audit
+from portal.extensions import db
+from portal.intake.models import Submission
+from portal.intake.service import find_by_code
+from portal.staff.auth import roles_required
+from portal.triage import replies
+from portal.triage.reply_models import Reply
+from portal.workdays import local_date, local_today
+
+bp = Blueprint("replies", __name__, url_prefix="/staff")
+
+
+def _submission_or_404(code: str) -> Submission:
+    submission = find_by_code(code)
+    if submission is None:
+        abort(404)
+    return submission
+
+
+def _reply_or_404(reply_id: int) -> Reply:
+    reply = db.session.get(Reply, reply_id)
+    if reply is None:
+        abort(404)
+    return reply
+
+
+def _detail_url(submission: Submission) -> str:
+    """The queue engineer's detail page when it is registered, else our compose page."""
+    if "triage.detail" in current_app.view_functions:
+        return url_for("triage.detail", code=submission.code)
+    return url_for("replies.compose", code=submission.code)
+
+
+def panel_context(submission: Submission) -> dict[str, Any]:
+    """What templates/triage/_reply_panel.html shows (a template global, so the detail page
+    only needs to include the panel)."""
+    may_reply = current_user.is_authenticated and current_user.has_role(*replies.REPLIER_ROLES)
+    return {
+        "may_reply": may_reply,
+        "canned": replies.canned_texts(submission) if may_reply else [],
+        "replies": replies.replies_for(submission),
+        "channel": replies.reply_channel(submission),
+        "can_reply_now": submission.status == "replied"
+        or replies.workflow.can_transition(submission.status, "replied"),
+    }
+
+
+@bp.get("/submissions/<code>/reply")
+@roles_required(*replies.REPLIER_ROLES)
+def compose(code: str) -> str:
+    submission = _submission_or_404(code)
+    draft = ""
+    chosen = request.args.get("canned", "")
+    if chosen.isdigit():
+        texts = replies.canned_texts(submission)
+        draft = texts[int(chosen)].body if int(chosen) < len(texts) else ""
+    return render_template("triage/reply_compose.html", submission=submission, reply_draft=draft)
+
+
+@bp.post("/submissions/<code>/reply")
+@roles_required(*replies.REPLIER_ROLES)
+def send(code: str) -> Response:
+    submission = _submission_or_404(code)
+    try:
+        reply = replies.send_reply(
+            submission,
+            body=request.form.get("body", ""),
+            actor_user=current_user,
+            publish_request=request.form.get("publish") in ("1", "on", "y"),
+        )
+    except (replies.ReplyError, replies.workflow.TransitionError) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(_detail_url(submission), code=303)
+    db.session.commit()
+    sent = {
+        "email": "答复已发送（邮件已进入发送队列）。",
+        "letter": "答复已保存，请打印答复信邮寄。",
+    }
+    flash(sent.get(reply.channel, "答复已保存，提交人可在查询页面看到。"), "success")
+    return redirect(_detail_url(submission), code=303)
+
+
+@bp.get("/submissions/<code>/replies/<int:reply_id>/letter")
+@roles_required(*replies.REPLIER_ROLES)
+def letter(code: str, reply_id: int) -> Any:
+    submission = _submission_or_404(code)
+    reply = _reply_or_404(reply_id)
+    if reply.submission_id != submission.id:
+        abort(404)
+    if "intake_staff.letter" in current_app.view_functions:
+        # The letters feature owns the letterhead layout and audits the address view; it
+        # starts from the newest reply, which staff can edit there before printing.
+        return redirect(url_for("intake_staff.letter", code=submission.code))
+    audit.record(
+        "personal_data.view",
+        object_type="submission",
+        object_id=submission.id,
+        details={
+            "code": submission.code,
+            "reason": "打印答复信",
+            "fields": ["contact_name", "contact_address"],
+        },
+    )
+    db.session.commit()
+    return render_template(
+        "triage/reply_letter.html",
+        submission=submission,
+        reply=reply,
+        office_name=current_app.config.get("OFFICE_NAME", ""),
+        received_on=local_date(submission.received_at),
+        today=local_today(),
+    )
+
+
+@bp.get("/replies/pending")
+@roles_required(*replies.EDITOR_ROLES)
+def pending() -> str:
+    items = replies.pending_publications()
+    choices = {r.id: replies.finding_choices(r.submission) for r in items}
+    return render_template("triage/replies_pending.html", items=items, choices=choices)
+
+
+@bp.post("/replies/<int:reply_id>/approve")
+@roles_required(*replies.EDITOR_ROLES)
+def approve(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    finding = request.form.get("finding_id", "")
+    try:
+        replies.approve_publication(
+            reply,
+            editor=current_user,
+            question=request.form.get("question", ""),
+            answer=request.form.get("answer", ""),
+            finding_id=int(finding) if finding.isdigit() else None,
+        )
+    except replies.ReplyError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".pending"), code=303)
+    db.session.commit()
+    flash(f"已批准公开（{reply.submission.code}）。", "success")
+    return redirect(url_for(".pending"), code=303)
+
+
+@bp.post("/replies/<int:reply_id>/reject")
+@roles_required(*replies.EDITOR_ROLES)
+def reject(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    replies.reject_publication(reply, editor=current_user, reason=request.form.get("reason", ""))
+    db.session.commit()
+    flash(f"已不予公开（{reply.submission.code}）。", "success")
+    return redirect(url_for(".pending"), code=303)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _track_shows_replies(_app: Flask, template: Any, context: dict[str, Any], **_: Any) -> None:
+    """/track lists ``replies`` that intake's public_replies() finds among follow-ups; replies
+    live in their own table, so add them here until intake reads replies_for() itself."""
+    if template.name != "intake/track_status.html":
+        return
+    submission = context.get("submission")
+    if submission is None:
+        return
+    known = context.get("replies") or []
+    ours = replies.replies_for(submission)
+    context["replies"] = sorted([*known, *ours], key=lambda r: _aware(r.at))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.add_template_global(panel_context, "reply_panel_context")
+    before_render_template.connect(_track_shows_replies, app)

@@ -1,0 +1,194 @@
+"""The ledger export: CSV, XLSX and JSON, held and spam included, date filters on local days,
+XLSX summary figures checked against values computed by hand for a small data set."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import openpyxl
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from portal import audit
+from portal.extensions import db
+from portal.intake.models import Submission
+from portal.staff.models import User
+
+# Times in UTC; the ledger counts Asia/Shanghai (UTC+8) calendar days.
+#   code  finding  received (local)   answered (local)     -> days
+#   A     1        03-01 10:00        03-05 10:00          -> 4
+#   B     1        03-02 10:00        03-12 10:00          -> 10
+#   C     1        03-03 10:00        -  (open, overdue)
+#   D     2        03-04 01:00        03-05 23:30          -> 1 (UTC dates differ by 2)
+#   E     2        03-04 12:00 held   -  (open, overdue)
+#   F     1        03-10 12:00 spam   -  (not counted)
+#   G     -        04-10 10:00        04-12 10:00 letter   -> 2
+EXPECTED_SUMMARY = {
+    # number: (received, replied, overdue, median days)
+    1: (3, 2, 1, 7.0),
+    2: (2, 1, 1, 1.0),
+    None: (1, 1, 0, 2.0),
+}
+
+
+def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2024, month, day, hour, minute, tzinfo=UTC)
+
+
+@dataclass
+class Dataset:
+    codes: dict[str, str]
+    slug: str
+
+
+def ledger_dataset(app: Flask, slug: str, staff: User) -> Dataset:
+    """Seven submissions with replies at known times (see the table above)."""
+    from portal.intake.service import Contact, record_submission
+    from portal.notices.models import Notice
+    from portal.triage.replies import send_reply
+    from portal.triage.reply_models import Reply
+
+    plan = [
+        ("A", [1], utc(3, 1, 2), "received", utc(3, 5, 2)),
+        ("B", [1], utc(3, 2, 2), "received", utc(3, 12, 2)),
+        ("C", [1], utc(3, 3, 2), "received", None),
+        ("D", [2], utc(3, 3, 17), "received", utc(3, 5, 15, 30)),
+        ("E", [2], utc(3, 4, 4), "held", None),
+        ("F", [1], utc(3, 10, 4), "spam", None),
+        ("G", [], utc(4, 10, 2), "received", utc(4, 12, 2)),
+    ]
+    codes = {}
+    with app.app_context():
+        notice = db.session.scalar(select(Notice).where(Notice.slug == slug))
+        user = db.session.get(User, staff.id)
+        for name, findings, received, status, answered in plan:
+            extra: dict[str, Any] = {}
+            if name == "G":
+                extra = {"channel": "letter", "contact": Contact(address="东莞市某路1号")}
+            receipt = record_submission(
+                channel=extra.pop("channel", "web"),
+                body=f"意见{name}：单位食堂浪费严重，请整改。",
+                notice=notice,
+                findings=findings,
+                received_at=received,
+                status=status,
+                consent=True,
+                **extra,
+            )
+            codes[name] = receipt.code
+            if answered is not None:
+                submission = db.session.get(Submission, receipt.submission_id)
+                reply = send_reply(submission, body=f"答复{name}", actor_user=user)
+                db.session.flush()
+                reply.created_at = answered
+                db.session.commit()
+                assert db.session.get(Reply, reply.id).submission_id == submission.id
+    return Dataset(codes, slug)
+
+
+@pytest.fixture
+def dataset(app: Flask, published_notice: str, make_user: Any) -> Dataset:
+    return ledger_dataset(app, published_notice, make_user("triager"))
+
+
+def _export(runner: Any, *args: str) -> Any:
+    result = runner.invoke(args=["submissions", "export", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_json_objects_are_exactly_what_show_prints(dataset: Dataset, runner: Any) -> None:
+    rows = json.loads(_export(runner, "--format", "json").output)
+    assert [r["code"] for r in rows] == list(dataset.codes.values())
+    assert {r["status"] for r in rows} >= {"held", "spam", "replied"}
+    for row in rows:
+        shown = runner.invoke(args=["submissions", "show", row["code"], "--json"])
+        assert json.loads(shown.output) == row
+
+
+def test_csv_has_one_row_per_submission_held_and_spam_included(
+    dataset: Dataset, runner: Any
+) -> None:
+    rows = list(csv.DictReader(io.StringIO(_export(runner, "--format", "csv").output)))
+    assert [r["code"] for r in rows] == list(dataset.codes.values())
+    by_code = {r["code"]: r for r in rows}
+    assert by_code[dataset.codes["E"]]["status"] == "held"
+    assert by_code[dataset.codes["F"]]["status"] == "spam"
+    assert by_code[dataset.codes["A"]]["findings"] == "1"
+    assert by_code[dataset.codes["A"]]["body"] == "意见A：单位食堂浪费严重，请整改。"
+
+
+def test_date_filters_use_local_days(dataset: Dataset, runner: Any) -> None:
+    rows = json.loads(_export(runner, "--from", "2024-03-02", "--to", "2024-03-03").output)
+    assert [r["code"] for r in rows] == [dataset.codes["B"], dataset.codes["C"]]
+    # D arrived on 3 March UTC but 4 March in Dongguan.
+    rows = json.loads(_export(runner, "--from", "2024-03-04", "--to", "2024-03-04").output)
+    assert [r["code"] for r in rows] == [dataset.codes["D"], dataset.codes["E"]]
+    rows = json.loads(_export(runner, "--format", "json", "--from", "2024-04-01").output)
+    assert [r["code"] for r in rows] == [dataset.codes["G"]]
+
+
+def _summary(book: Any) -> dict[int | None, tuple[Any, ...]]:
+    sheet = book["汇总"]
+    out = {}
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        number, _title, received, replied, overdue, median = row[:6]
+        if received:
+            out[number] = (received, replied, overdue, median)
+    return out
+
+
+def test_xlsx_summary_matches_hand_computed_figures(
+    dataset: Dataset, runner: Any, tmp_path: Any
+) -> None:
+    target = tmp_path / "ledger.xlsx"
+    _export(runner, "--format", "xlsx", "--output", str(target))
+    book = openpyxl.load_workbook(target, read_only=True)
+    assert book.sheetnames == ["汇总", "台账"]
+    assert _summary(book) == EXPECTED_SUMMARY
+
+    rows = list(book["台账"].iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    assert [r[0] for r in body] == list(dataset.codes.values())
+    col = {name: header.index(name) for name in ("状态", "收到时间", "答复用时（天）", "状态记录")}
+    by_code = {r[0]: r for r in body}
+    d_row = by_code[dataset.codes["D"]]
+    assert d_row[col["答复用时（天）"]] == 1
+    assert d_row[col["收到时间"]] == datetime(2024, 3, 4, 1, 0)  # local time
+    assert "已接收→已答复" in d_row[col["状态记录"]]
+    assert by_code[dataset.codes["F"]][col["状态"]] == "垃圾信息"
+
+
+def test_xlsx_to_stdout_and_filtered_summary(dataset: Dataset, runner: Any) -> None:
+    result = runner.invoke(args=["submissions", "export", "--format", "xlsx", "--to", "2024-03-02"])
+    assert result.exit_code == 0
+    book = openpyxl.load_workbook(io.BytesIO(result.stdout_bytes), read_only=True)
+    assert _summary(book) == {1: (2, 2, 0, 7.0)}
+
+
+def test_unknown_notice_fails(dataset: Dataset, runner: Any) -> None:
+    result = runner.invoke(args=["submissions", "export", "--notice", "nope"])
+    assert result.exit_code == 1
+
+
+def test_staff_ledger_download_is_audited(app: Flask, dataset: Dataset, staff_login: Any) -> None:
+    anonymous = app.test_client().get("/staff/ledger.xlsx")
+    assert anonymous.status_code == 302
+    client = staff_login("viewer")
+    response = client.get(f"/staff/ledger.xlsx?notice={dataset.slug}&from=2024-03-01&to=2024-03-31")
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
+    assert len(list(book["台账"].iter_rows(min_row=2))) == 6  # A-F, not G (April)
+    with app.app_context():
+        event = db.session.scalar(select(audit.Event).where(audit.Event.action == "ledger.export"))
+        assert event is not None
+        assert event.details["rows"] == 6 and event.details["from"] == "2024-03-01"
+        assert audit.verify().ok
+    assert client.get("/staff/ledger.xlsx?from=yesterday").status_code == 400
