@@ -1,4 +1,4 @@
-"""Queue, search and ledger export at scale: `python bench/queue.py [--n 1000000]`.
+"""Queue, search and ledger export at scale: `python bench/triage_queue.py [--n 1000000]`.
 
 For each database (a fresh PostgreSQL database created and dropped here, and a SQLite file in
 a temporary folder) it seeds N submissions with `flask dev seed`'s generator, then measures
@@ -237,7 +237,7 @@ def measure(notice: Any, n: int, repeat: int, deep_page: int) -> dict[str, Any]:
 EXPORT_CHILD = """
 import resource, sys, time
 sys.path.insert(0, {root!r})
-from bench.queue import make_app
+from bench.triage_queue import make_app
 from pathlib import Path
 app = make_app({url!r}, Path({instance!r}))
 with app.app_context():

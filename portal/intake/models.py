@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -52,6 +53,12 @@ def utcnow() -> datetime:
 
 class Submission(db.Model):
     __tablename__ = "submissions"
+    # The queue pages by (received_at, id) and (reply_due_on, id): keyset cursors need these
+    # composite indexes, which also serve plain lookups on their first column.
+    __table_args__ = (
+        Index("ix_submissions_received_at_id", "received_at", "id"),
+        Index("ix_submissions_reply_due_on_id", "reply_due_on", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(11), unique=True)  # display form XXXXX-XXXXX
@@ -64,7 +71,7 @@ class Submission(db.Model):
     notice_id: Mapped[int | None] = mapped_column(
         ForeignKey("notices.id", ondelete="SET NULL"), index=True
     )
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     postmarked_on: Mapped[date | None] = mapped_column(Date)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -82,7 +89,7 @@ class Submission(db.Model):
     channel_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     hold_reason: Mapped[str | None] = mapped_column(String(500))
     ack_due_on: Mapped[date | None] = mapped_column(Date)
-    reply_due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    reply_due_on: Mapped[date | None] = mapped_column(Date)
     # FK to users.id is added by the triage issue's migration.
     assignee_id: Mapped[int | None] = mapped_column(Integer, index=True)
     raw_message: Mapped[bytes | None] = mapped_column(LargeBinary)  # zlib-compressed

@@ -53,6 +53,7 @@ from portal.intake.service import (
     record_submission,
 )
 from portal.notices.models import Notice
+from portal.triage.replies import replies_for
 from portal.workdays import WorkCalendar, now_utc, to_local
 
 bp = Blueprint("intake", __name__)
@@ -348,18 +349,6 @@ def _follow_ups(submission: Submission) -> list[FollowUp]:
     )
 
 
-def public_replies(follow_ups: list[FollowUp]) -> list[FollowUp]:
-    """The office's answers the submitter may read.
-
-    Hook for the triage issue: a reply is a follow-up written by staff whose ``kind`` is
-    "reply". Until FollowUp has a ``kind`` column nothing qualifies, so internal notes can never
-    leak here by accident.
-    """
-    return [
-        f for f in follow_ups if getattr(f, "kind", None) == "reply" and f.author != "submitter"
-    ]
-
-
 @bp.route("/track", methods=["GET", "POST"])
 @limiter.limit(_track_limit, methods=["POST"])
 def track() -> Any:
@@ -383,7 +372,7 @@ def _render_status(submission: Submission, form: FollowUpForm, status: int = 200
             submission=submission,
             status_text=str(PUBLIC_STATUS.get(submission.status, _l("办理中"))),
             received_text=_local_text(submission.received_at),
-            replies=public_replies(follow_ups),
+            replies=replies_for(submission),
             additions=[f for f in follow_ups if f.author == "submitter"],
             local_text=_local_text,
             form=form,

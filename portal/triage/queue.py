@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -243,20 +243,14 @@ def _keyset(stmt: Select[Any], f: QueueFilter) -> Select[Any]:
             if value is None:  # already among the rows without a date (they come last)
                 stmt = stmt.where(due.is_(None), Submission.id > ident)
             else:
-                stmt = stmt.where(
-                    or_(due > value, and_(due == value, Submission.id > ident), due.is_(None))
-                )
+                stmt = stmt.where(or_(tuple_(due, Submission.id) > (value, ident), due.is_(None)))
         return stmt
     stmt = stmt.order_by(Submission.received_at.desc(), Submission.id.desc())
     if f.after:
         moment, ident = decode_cursor(f.after, "received")
-        # Row-value comparison written out: works on SQLite and PostgreSQL alike.
-        stmt = stmt.where(
-            or_(
-                Submission.received_at < moment,
-                and_(Submission.received_at == moment, Submission.id < ident),
-            )
-        )
+        # A row-value comparison (SQLite 3.15+, PostgreSQL) lets the planner walk the
+        # (received_at, id) index from the cursor; the spelled-out OR form defeats it.
+        stmt = stmt.where(tuple_(Submission.received_at, Submission.id) < (moment, ident))
     return stmt
 
 

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -22,7 +21,6 @@ from flask import (
     request,
     url_for,
 )
-from flask.signals import before_render_template
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -181,24 +179,6 @@ def reject(reply_id: int) -> Response:
     return redirect(url_for(".pending"), code=303)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _track_shows_replies(_app: Flask, template: Any, context: dict[str, Any], **_: Any) -> None:
-    """/track lists ``replies`` that intake's public_replies() finds among follow-ups; replies
-    live in their own table, so add them here until intake reads replies_for() itself."""
-    if template.name != "intake/track_status.html":
-        return
-    submission = context.get("submission")
-    if submission is None:
-        return
-    known = context.get("replies") or []
-    ours = replies.replies_for(submission)
-    context["replies"] = sorted([*known, *ours], key=lambda r: _aware(r.at))
-
-
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_global(panel_context, "reply_panel_context")
-    before_render_template.connect(_track_shows_replies, app)
