@@ -41,10 +41,10 @@ target_db = current_app.extensions['migrate'].db
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    """Skip SQLite's FTS5 shadow tables: the search migration creates them with raw DDL."""
-    from portal.triage.search import SQLITE_SHADOW_TABLES
+    """Skip what the search migration creates with raw DDL (FTS5 tables, the trigram index)."""
+    from portal.triage.search import alembic_include_object
 
-    return not (type_ == "table" and reflected and name in SQLITE_SHADOW_TABLES)
+    return alembic_include_object(obj, name, type_, reflected, compare_to)
 
 
 def get_metadata():

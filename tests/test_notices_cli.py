@@ -32,10 +32,8 @@ def test_import_with_explicit_slug_and_reimport_makes_a_revision(runner, db, tmp
     first = runner.invoke(args=["notices", "import", str(SEED_NOTICE), "--slug", "dg"])
     assert first.stdout.strip().splitlines()[-1] == "dg"
     edited = tmp_path / "dg.txt"
-    edited.write_text(
-        SEED_NOTICE.read_text(encoding="utf-8").replace("执行议事规则不严格", "执行议事规则仍不严格"),
-        encoding="utf-8",
-    )
+    seed = SEED_NOTICE.read_text(encoding="utf-8")
+    edited.write_text(seed.replace("执行议事规则不严格", "执行议事规则仍不严格"), encoding="utf-8")
     second = runner.invoke(args=["notices", "import", str(edited), "--slug", "dg"])
     assert second.exit_code == 0, second.output
     assert count(db, Notice) == 1

@@ -201,8 +201,15 @@ def test_cached_fast_path_serves_the_same_page_and_sees_changes_within_the_ttl(
     second = client.get(url)  # fresh cache entry: answered in front of Flask
     assert second.status_code == 200
     assert second.data == first.data
-    for header in ("ETag", "Last-Modified", "Cache-Control", "Content-Security-Policy",
-                   "X-Content-Type-Options", "Referrer-Policy", "Permissions-Policy"):
+    for header in (
+        "ETag",
+        "Last-Modified",
+        "Cache-Control",
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Permissions-Policy",
+    ):
         assert second.headers[header] == first.headers[header], header
     assert "Accept-Language" in second.headers["Vary"]
     assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304

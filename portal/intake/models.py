@@ -91,7 +91,9 @@ class Submission(db.Model):
     ack_due_on: Mapped[date | None] = mapped_column(Date)
     reply_due_on: Mapped[date | None] = mapped_column(Date)
     # FK to users.id is added by the triage issue's migration.
-    assignee_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     raw_message: Mapped[bytes | None] = mapped_column(LargeBinary)  # zlib-compressed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

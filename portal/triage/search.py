@@ -80,6 +80,14 @@ SEARCH_DROP_DDL: dict[str, tuple[str, ...]] = {
 SQLITE_SHADOW_TABLES = frozenset(
     {FTS_TABLE} | {f"{FTS_TABLE}_{suffix}" for suffix in ("data", "idx", "docsize", "config")}
 )
+# Everything SEARCH_DDL creates outside the ORM metadata; Alembic's autogenerate skips these.
+RAW_DDL_OBJECTS = SQLITE_SHADOW_TABLES | {PG_INDEX}
+
+
+def alembic_include_object(
+    _obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any
+) -> bool:
+    return not (reflected and type_ in ("table", "index") and name in RAW_DDL_OBJECTS)
 
 
 def install_search_ddl(connection: Connection) -> None:

@@ -13,7 +13,6 @@ import pytest
 CI = os.environ.get("CI", "").lower() == "true"
 
 
-
 def cannot_set_up(reason: str) -> None:
     """Skip locally, fail in CI."""
     if CI:
