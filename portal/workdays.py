@@ -21,7 +21,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 FIXED_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
 
 
-def now_utc() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -37,7 +37,7 @@ def local_date(moment: datetime) -> date:
 
 
 def local_today() -> date:
-    return local_date(now_utc())
+    return local_date(utcnow())
 
 
 @dataclass(frozen=True)

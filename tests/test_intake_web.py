@@ -21,7 +21,7 @@ from portal.extensions import db as _db
 from portal.intake.models import Submission
 from portal.intake.sanitize import normalise_text
 from portal.notices.models import Notice
-from portal.workdays import WorkCalendar, now_utc
+from portal.workdays import WorkCalendar, utcnow
 from tests.conftest import csrf_token_from, form_post
 
 CODE_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$")
@@ -172,7 +172,7 @@ def test_valid_post_gives_receipt_once(client: FlaskClient, url: str, app: Flask
     secret = re.sub(r"\s", "", page.text_by_id["receipt-secret"])
     assert CODE_RE.match(code)
     assert re.fullmatch(r"\d{16}", secret)
-    due = WorkCalendar().due_date(now_utc(), app.config["REPLY_WITHIN_WORKDAYS"])
+    due = WorkCalendar().due_date(utcnow(), app.config["REPLY_WITHIN_WORKDAYS"])
     assert f"{due.year}年{due.month}月{due.day}日" in first.get_data(as_text=True)
 
     again = client.get("/feedback/receipt").get_data(as_text=True)
@@ -328,7 +328,7 @@ def test_closed_window_says_so_and_takes_nothing(client: FlaskClient, url: str, 
 
 
 def test_window_not_open_yet(client: FlaskClient, url: str, app: Flask) -> None:
-    _set_notice(app, feedback_opens_at=now_utc() + timedelta(days=2))
+    _set_notice(app, feedback_opens_at=utcnow() + timedelta(days=2))
     page = client.get(url).get_data(as_text=True)
     assert "开始" in page and 'name="body"' not in page
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -18,14 +18,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
 from portal.intake.crypto import EncryptedText
+from portal.workdays import utcnow
 
 OUTCOMES = ("recorded", "threaded", "duplicate", "ignored", "quarantined")
 # Quarantined messages wait as "pending" until staff release or delete them.
 RELEASE_STATES = ("none", "pending", "released", "deleted")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class MailMessage(db.Model):

@@ -7,7 +7,7 @@ in the database (key in instance/pii.key), so a copied database does not reveal 
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,26 +29,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.intake.crypto import EncryptedText
 from portal.notices.models import Finding, Notice
+from portal.workdays import utcnow
 
 CHANNELS = ("web", "email", "letter", "phone", "visit", "box")
-STATUSES = (
-    "received",
-    "triaged",
-    "in_progress",
-    "replied",
-    "closed",
-    "duplicate",
-    "referred",
-    "spam",
-    "held",
-)
 # Statuses a submission may be recorded with; the rest are reached through triage.
 INITIAL_STATUSES = ("received", "held", "spam")
 FINDING_SOURCES = ("submitter", "staff", "suggested")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Submission(db.Model):

@@ -71,7 +71,7 @@ from portal.intake.service import (
 )
 from portal.notices.models import Notice
 from portal.staff.auth import roles_required
-from portal.workdays import local_date, local_today, now_utc, to_local
+from portal.workdays import local_date, local_today, to_local, utcnow
 
 bp = Blueprint("intake_staff", __name__, url_prefix="/staff/intake")
 
@@ -172,7 +172,7 @@ class StaffIntakeForm(FlaskForm):
             fail(self.postmarked_on, _l("邮戳日期不能晚于收到日期。"))
         if self.channel.data == "phone" and self.called_at.data:
             called = postal.local_to_utc(self.called_at.data)
-            if called > now_utc():
+            if called > utcnow():
                 fail(self.called_at, _l("来电时间不能晚于现在。"))
             elif self.received_on.data and local_date(called) != self.received_on.data:
                 fail(self.called_at, _l("来电时间与收到日期不是同一天。"))
@@ -212,7 +212,7 @@ class StaffIntakeForm(FlaskForm):
     def received_at(self) -> datetime:
         if self.channel.data == "phone" and self.called_at.data:
             return postal.local_to_utc(self.called_at.data)
-        return postal.received_moment(self.received_on.data, now_utc())
+        return postal.received_moment(self.received_on.data, utcnow())
 
     def channel_details(self) -> dict[str, Any]:
         details: dict[str, Any] = {"entered_by": "staff_form"}
@@ -668,7 +668,7 @@ def import_rows(
 def _record_row(
     row: postal.BulkRow, notice: Notice | None, closes: datetime | None, digest: str
 ) -> Receipt:
-    received_at = row.called_at or postal.received_moment(row.received_on, now_utc())
+    received_at = row.called_at or postal.received_moment(row.received_on, utcnow())
     postmark = row.postmarked_on if row.channel == "letter" else None
     contact = None
     if row.has_contact and not row.anonymous:

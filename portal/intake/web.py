@@ -54,7 +54,7 @@ from portal.intake.service import (
 )
 from portal.notices.models import Notice
 from portal.triage.replies import replies_for
-from portal.workdays import WorkCalendar, now_utc, to_local
+from portal.workdays import WorkCalendar, to_local, utcnow
 
 bp = Blueprint("intake", __name__)
 
@@ -250,7 +250,7 @@ def _contact(form: FeedbackForm) -> Contact | None:
 @limiter.limit(_submit_limit, methods=["POST"])
 def feedback(slug: str) -> Any:
     notice = _public_notice(slug)
-    received_at = now_utc()
+    received_at = utcnow()
     closed = _window_closed_message(notice, received_at)
     if closed:
         status = 403 if request.method == "POST" else 200

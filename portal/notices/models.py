@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -18,10 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from portal.extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from portal.workdays import utcnow
 
 
 class Notice(db.Model):

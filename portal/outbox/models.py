@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
@@ -10,15 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.intake.crypto import EncryptedText
+from portal.workdays import utcnow
 
 if TYPE_CHECKING:
     from portal.intake.models import Submission
 
 STATUSES = ("queued", "sending", "sent", "failed", "dead", "bounced")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxMessage(db.Model):

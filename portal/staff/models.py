@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
+from portal.workdays import utcnow
 
 ROLES = ("admin", "editor", "triager", "viewer")
 ROLE_LABELS = {
@@ -20,10 +21,6 @@ ROLE_LABELS = {
     "triager": _l("办理人员"),
     "viewer": _l("只读"),
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def aware(moment: datetime | None) -> datetime | None:

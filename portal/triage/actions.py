@@ -25,6 +25,7 @@ from portal.staff.models import User
 from portal.triage import workflow
 from portal.triage.models import Assignment, DuplicateLink, Note, Referral, StatusChange
 from portal.triage.routing import FindingDoc, Router
+from portal.workdays import utcnow
 
 PERSONAL_FIELDS = (
     "contact_name",
@@ -51,10 +52,6 @@ FIELD_LABELS = {
 
 class ActionError(ValueError):
     """A request staff can correct (message in Chinese)."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- finding suggestions ------------------------------------------------------------------------

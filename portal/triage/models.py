@@ -6,7 +6,7 @@ Everything here is staff-only: nothing in these tables is ever shown on /track.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -23,10 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.intake.models import Submission
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from portal.workdays import utcnow
 
 
 class StatusChange(db.Model):

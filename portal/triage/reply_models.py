@@ -8,7 +8,7 @@ an editor has approved it: ``public_state`` goes none -> pending -> approved | r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -16,13 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.intake.models import Submission
 from portal.notices.models import Finding
+from portal.workdays import utcnow
 
 REPLY_CHANNELS = ("email", "letter", "track")  # track: readable on /track only
 PUBLIC_STATES = ("none", "pending", "approved", "rejected")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Reply(db.Model):
