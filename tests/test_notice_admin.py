@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -243,3 +244,27 @@ def test_poster_is_a4_with_a_qr_code_to_the_feedback_form(
     assert "<script>" not in html and " style=" not in html  # CSP: no inline code
     css = editor.get("/static/css/poster.css").get_data(as_text=True)
     assert "size: A4" in css
+
+
+@pytest.mark.config(PUBLIC_BASE_URL="https://jc.example.gov.cn/")
+def test_poster_downloads_as_a_one_page_a4_pdf(editor: Any, published_notice: str) -> None:
+    response = editor.get(f"/staff/notices/{published_notice}/poster.pdf")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF-")
+    assert "attachment" in response.headers["Content-Disposition"]
+    # One A4 page (595 x 842 points); PDF 1.7 keeps page objects in compressed streams.
+    objects = pdf_objects(response.data)
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", objects)) == 1
+    assert re.search(rb"/MediaBox\s*\[\s*0\s+0\s+595(?:\.\d+)?\s+(?:841\.\d+|842)\b", objects)
+
+
+def pdf_objects(data: bytes) -> bytes:
+    """The PDF's raw bytes plus every Flate stream decompressed (enough to find page objects)."""
+    parts = [data]
+    for match in re.finditer(rb"stream\r?\n", data):
+        try:
+            parts.append(zlib.decompressobj().decompress(data[match.end() :]))
+        except zlib.error:
+            continue
+    return b"\n".join(parts)

@@ -41,6 +41,7 @@ ACCESS: list[tuple[str, str, tuple[str, ...]]] = [
     ("POST", f"/staff/notices/{SLUG}/findings/1/status", EDITORS),
     ("POST", f"/staff/notices/{SLUG}/window", EDITORS),
     ("GET", f"/staff/notices/{SLUG}/poster", EDITORS),
+    ("GET", f"/staff/notices/{SLUG}/poster.pdf", EDITORS),
     # Last: for the admin these act on its own account (user 1) and end its session.
     ("POST", "/staff/users/1/disable", ADMINS),
     ("POST", "/staff/users/1/reset-2fa", ADMINS),

@@ -70,6 +70,7 @@ from portal.intake.service import (
     record_submission,
 )
 from portal.notices.models import Notice
+from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
 from portal.workdays import local_date, local_today, to_local, utcnow
 
@@ -751,7 +752,7 @@ def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:
         "received_text": postal.chinese_date(local_date(submission.received_at)),
         "channel_label": postal.CHANNEL_LABELS.get(submission.channel, "网上"),
         "date_text": postal.chinese_date(letter_date),
-        "pdf_available": weasyprint_available(),
+        "pdf_available": pdf_available(),
     }
 
 
@@ -772,35 +773,18 @@ def letter(code: str) -> Any:
     return render_template("intake/letter.html", **_letter_context(submission, form))
 
 
-def weasyprint_available() -> bool:
-    try:
-        import weasyprint  # noqa: F401
-    except (ImportError, OSError):  # OSError: the Pango libraries are missing
-        return False
-    return True
-
-
-def _no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    # The letter needs nothing from outside; refusing every fetch rules out SSRF by URL.
-    raise ValueError(f"not fetched: {url[:80]}")
-
-
 @bp.route("/letters/<code>/pdf", methods=["GET", "POST"])
 @roles_required(*ROLES)
 def letter_pdf(code: str) -> Response:
     submission = _submission_or_404(code)
-    if not weasyprint_available():
+    if not pdf_available():
         abort(501)
-    import weasyprint
-
     form = _letter_form(submission)
     _audit_view(submission, "生成答复信PDF", ["contact_name", "contact_address"])
     db.session.commit()
     html = render_template("intake/letter_pdf.html", **_letter_context(submission, form))
     css = Path(current_app.static_folder or "") / "css" / "letter.css"
-    pdf = weasyprint.HTML(string=html, url_fetcher=_no_fetch).write_pdf(
-        stylesheets=[weasyprint.CSS(filename=str(css))]
-    )
+    pdf = render_pdf(html, [css])
     return _download(pdf, "application/pdf", f"答复信-{submission.code}.pdf")
 
 

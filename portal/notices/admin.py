@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ from portal.extensions import db
 from portal.notices.models import FINDING_STATUSES, Finding, FindingStatusChange, Notice
 from portal.notices.parse import NoticeParseError, ParsedNotice, parse_notice
 from portal.notices.service import get_by_slug, import_notice, publish_notice, withdraw_notice
+from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
 
 bp = Blueprint("notice_admin", __name__, url_prefix="/staff/notices")
@@ -415,15 +417,31 @@ def feedback_window(slug: str) -> Page:
 @roles_required("editor")
 def poster(slug: str) -> Page:
     """An A4 poster in the style of 码上巡察: scan the code, give your opinion."""
+    return render_template("notices/admin_poster.html", **_poster_context(slug))
+
+
+@bp.get("/<slug>/poster.pdf")
+@roles_required("editor")
+def poster_pdf(slug: str) -> Response:
+    if not pdf_available():
+        abort(501)
+    context = _poster_context(slug)
+    html = render_template("notices/admin_poster.html", **context)
+    css = Path(current_app.static_folder or "") / "css" / "poster.css"
+    response = Response(render_pdf(html, [css]), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="poster-{slug}.pdf"'
+    return response
+
+
+def _poster_context(slug: str) -> dict[str, Any]:
     notice = _notice_or_404(slug)
     target = feedback_form_url(notice)
     qr = segno.make(target, error="q")
-    return render_template(
-        "notices/admin_poster.html",
-        notice=notice,
-        target=target,
-        qr=qr.svg_data_uri(scale=10, border=2, dark="#000", light="#fff"),
-        office=current_app.config.get("OFFICE_NAME", ""),
-        opens=to_local(notice.feedback_opens_at),
-        closes=to_local(notice.feedback_closes_at),
-    )
+    return {
+        "notice": notice,
+        "target": target,
+        "qr": qr.svg_data_uri(scale=10, border=2, dark="#000", light="#fff"),
+        "office": current_app.config.get("OFFICE_NAME", ""),
+        "opens": to_local(notice.feedback_opens_at),
+        "closes": to_local(notice.feedback_closes_at),
+    }
