@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import tempfile
@@ -79,6 +80,8 @@ def write_once(path: Path, content: str) -> str:
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse order).
+    app.teardown_appcontext(_release_session)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     mail.init_app(app)
@@ -99,6 +102,19 @@ def _register_features(app: Flask) -> None:
     intake.init_app(app)
     outbox.init_app(app)
     triage.init_app(app)
+
+
+def _release_session(_exc: BaseException | None) -> None:
+    """End the request's session without letting a dead connection turn into a 500.
+
+    When PostgreSQL restarts after a request's last query, the rollback on teardown fails;
+    the response is already made, so log it, drop the session and let the pool discard the
+    connection instead of raising past Flask to the WSGI server."""
+    try:
+        db.session.remove()
+    except Exception as exc:  # a driver error on rollback of a dead connection
+        db.session.registry.clear()
+        logging.getLogger(__name__).warning("session teardown failed: %s", exc)
 
 
 @event.listens_for(Engine, "connect")

@@ -64,17 +64,19 @@ def _create_pg_database(base_url: str) -> tuple[str, Any]:
     name = f"portal_test_{uuid.uuid4().hex[:12]}"
     admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        conn = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5)
+        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL at {url.host}:{url.port} unreachable: {exc}", pytrace=False)
-    conn.execute(f'CREATE DATABASE "{name}"')
 
     def drop() -> None:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.close()
+        # A fresh connection: a fault test may have restarted PostgreSQL since the creation.
+        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
     return url.set(drivername="postgresql+psycopg", database=name).render_as_string(
         hide_password=False

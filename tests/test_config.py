@@ -50,3 +50,25 @@ def test_https_makes_the_session_cookie_secure(clean_env, monkeypatch):
     assert create_app().config["SESSION_COOKIE_SECURE"] is False
     monkeypatch.setenv("PORTAL_PREFERRED_URL_SCHEME", "https")
     assert create_app().config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_a_connection_lost_after_the_response_is_made_does_not_become_a_500(client, monkeypatch):
+    """PostgreSQL restarting between a request's last query and its teardown must not turn a
+    finished page into the WSGI server's bare 500."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    real_close = Session.close
+    calls = []
+
+    def close_on_a_dead_connection(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("ROLLBACK", {}, Exception("terminating connection"))
+        return real_close(self)
+
+    monkeypatch.setattr(Session, "close", close_on_a_dead_connection)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert calls, "the teardown never closed the session"
+    assert client.get("/healthz").status_code == 200

@@ -219,7 +219,8 @@ def test_receipts_survive_a_postgresql_restart(
     )
     assert tally.restart_done.is_set(), "the restart never happened"
     assert missing == [], f"{len(missing)} receipts without a database row"
-    assert not tally.unexpected, dict(tally.unexpected)
+    tracebacks = [b for b in server.log().split("\n\n") if "Traceback" in b][:2]
+    assert not tally.unexpected, (dict(tally.unexpected), tracebacks)
     assert len(tally.receipts) + tally.unavailable == TOTAL
     assert tally.after_restart > 0, "nothing was accepted after PostgreSQL came back"
     # Committed but the answer was lost is possible only for a handful at the very moment of
