@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 from flask import Blueprint, Flask, current_app, has_request_context, render_template, request
 from flask.cli import AppGroup
-from sqlalchemy import JSON, DateTime, Integer, String, select, text, update
+from sqlalchemy import JSON, DateTime, Integer, String, insert, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -150,7 +150,9 @@ def record(
     details: dict[str, Any] | None = None,
     actor: str | None = None,
 ) -> Event:
-    """Append an event to the chain inside the caller's transaction (never commits)."""
+    """Append an event to the chain inside the caller's transaction (never commits).
+
+    Returns the event as written (a transient object: read it, do not add it to a session)."""
     seq, prev_hash = _next_link()
     details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
     fields = {
@@ -164,11 +166,11 @@ def record(
         "ip": request.remote_addr if has_request_context() else None,
         "prev_hash": prev_hash,
     }
-    event = Event(**fields, hash=event_hash(**fields))
-    db.session.add(event)
-    db.session.flush()
-    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash))
-    return event
+    digest = event_hash(**fields)
+    # Core statements, not the unit of work: every submission writes an event, keep it cheap.
+    db.session.execute(insert(Event).values(**fields, hash=digest))
+    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=digest))
+    return Event(**fields, hash=digest)
 
 
 @dataclass
