@@ -194,22 +194,18 @@ def _asciify_notice_content(app: Flask) -> None:
     clear_cache()
 
 
-def _clear_notice_caches() -> None:
-    # Form groups and routers are cached per (notice id, version); ids restart in every test,
-    # so the ASCII notice must not leave its entries behind for the next test's real notice.
-    from portal.intake import web
-    from portal.triage import actions
-
-    web._groups_cache.clear()
-    actions._routers.clear()
+def _clear_notice_caches(app: Flask) -> None:
+    # Form pages, finding groups and routers are cached per (notice id, version) in the app;
+    # the ASCII rewrite below changes the notice without a new version.
+    for key in [k for k in app.extensions if k.startswith(("portal.intake.", "portal.triage."))]:
+        app.extensions[key].clear()
 
 
 @pytest.fixture
 def ascii_notice(app: Flask, published_notice: str) -> Iterator[str]:
-    _clear_notice_caches()
     _asciify_notice_content(app)
+    _clear_notice_caches(app)
     yield published_notice
-    _clear_notice_caches()
 
 
 def _public_pages(client: FlaskClient, slug: str, lang: str) -> dict[str, str]:

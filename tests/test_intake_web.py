@@ -491,3 +491,34 @@ def test_fifty_parallel_posts_to_gunicorn_on_postgresql(
     assert len({code for code, _ in stored}) == 50
     assert sorted(codes) == sorted(code for code, _ in stored)
     assert {body for _, body in stored} == {f"{BODY}（第{i}位）" for i in range(50)}
+
+
+# ---------------------------------------------------------------- the cached blank form
+
+
+def test_blank_form_is_the_same_page_for_everyone_but_the_csrf_token(
+    app: Flask, url: str, seed_text: str, published_notice: str
+) -> None:
+    first, second = app.test_client(), app.test_client()
+    page_one = first.get(url).get_data(as_text=True)
+    page_two = second.get(url).get_data(as_text=True)  # served from the cache
+    token_one, token_two = csrf_token_from(page_one), csrf_token_from(page_two)
+    assert token_one != token_two
+    assert page_two.replace(token_two, "T") == page_one.replace(token_one, "T")
+    # Each visitor's own token works; the other's does not.
+    body = "第二位访客通过缓存的表单提交意见，内容足够长。"
+    ok = second.post(url, data={"csrf_token": token_two, "body": body})
+    assert ok.status_code == 303
+    crossed = first.post(url, data={"csrf_token": token_two, "body": body})
+    assert crossed.status_code == 400
+    # A preselected finding is a page of its own; a revised notice is rendered anew.
+    preselected = Page(second.get(url + "?finding=7").get_data(as_text=True))
+    assert preselected.checked("findings") == ["7"]
+    assert Page(second.get(url).get_data(as_text=True)).checked("findings") == []
+    from portal.notices.service import import_notice
+
+    with app.app_context():
+        import_notice(seed_text.replace("执行议事规则不严格", "执行议事规则仍不严格"),
+                      slug=published_notice)  # fmt: skip
+        _db.session.commit()
+    assert "执行议事规则仍不严格" in second.get(url).get_data(as_text=True)

@@ -158,16 +158,22 @@ class FindingChoice:
     title: str
 
 
-# Finding checkboxes per (notice id, version): the form page is fetched before every
-# submission, and re-reading categories and findings each time was most of its cost.
-_groups_cache: dict[tuple[int, int], list[tuple[str, list[FindingChoice]]]] = {}
-_groups_lock = threading.Lock()
+_cache_lock = threading.Lock()
+
+
+def _app_cache(name: str) -> dict[Any, Any]:
+    """A per-application cache (one app per process in production; many in the tests, where
+    notice ids repeat between databases, so a process-wide cache could serve another's page)."""
+    return current_app.extensions.setdefault(f"portal.intake.{name}", {})
 
 
 def _findings_by_category(notice: Notice) -> list[tuple[str, list[FindingChoice]]]:
     """Active findings grouped under their category titles, in published order."""
+    # Per (notice id, version): the form page is fetched before every submission, and
+    # re-reading categories and findings each time was most of its cost.
+    cache = _app_cache("finding_groups")
     key = (notice.id, notice.version)
-    groups = _groups_cache.get(key)
+    groups = cache.get(key)
     if groups is None:
         groups = [
             (
@@ -184,10 +190,10 @@ def _findings_by_category(notice: Notice) -> list[tuple[str, list[FindingChoice]
         if loose:
             groups.append((_l("其他问题"), loose))  # lazy: the cache is shared by languages
         groups = [(title, choices) for title, choices in groups if choices]
-        with _groups_lock:
-            if len(_groups_cache) > 256:  # old versions pile up only while editors work
-                _groups_cache.clear()
-            _groups_cache[key] = groups
+        with _cache_lock:
+            if len(cache) > 256:  # old versions pile up only while editors work
+                cache.clear()
+            cache[key] = groups
     return groups
 
 
@@ -218,6 +224,34 @@ def _render_form(notice: Notice, form: FeedbackForm, status: int = 200, **extra:
         ),
         status,
     )
+
+
+# The blank form page per (notice, version, language, preselected finding, captcha key), split
+# around its CSRF token: every submission starts with this page, and rendering it each time was
+# a fifth of a submission's cost. Only the token differs between two visitors' blank forms.
+
+
+def _blank_form(notice: Notice, form: FeedbackForm, preselected: int | None) -> Any:
+    settings = _captcha_settings()
+    if "_flashes" in session:  # a flashed message makes this page different: render it
+        return _render_form(notice, form)
+    token = form.csrf_token.current_token
+    key = (notice.id, notice.version, site.request_lang(), preselected, settings.sitekey)
+    cache = _app_cache("blank_forms")
+    parts = cache.get(key)
+    if parts is None:
+        html, status = _render_form(notice, form)
+        if not token or html.count(token) != 1:
+            return html, status
+        before, _sep, after = html.partition(token)
+        with _cache_lock:
+            if len(cache) > 1024:
+                cache.clear()
+            cache[key] = (before, after)
+        return html, status
+    if settings.enabled:
+        g.csp = site.CSP_WITH_CAPTCHA
+    return parts[0] + token + parts[1], 200
 
 
 def _upload_limits() -> dict[str, int]:
@@ -262,7 +296,9 @@ def feedback(slug: str) -> Any:
         preselected = request.args.get("finding", type=int)
         if preselected in form.findings.allowed:
             form.findings.data = [preselected]
-        return _render_form(notice, form)
+        else:
+            preselected = None
+        return _blank_form(notice, form, preselected)
     if not form.validate():
         return _render_form(notice, form, 422)
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
@@ -57,7 +58,11 @@ class ActionError(ValueError):
 # --- finding suggestions ------------------------------------------------------------------------
 
 _router_lock = threading.Lock()
-_routers: dict[tuple[int, int, int], Router] = {}
+
+
+def _routers() -> dict[tuple[int, int, int], Router]:
+    # Per application: in the tests many apps share a process and notice ids repeat.
+    return current_app.extensions.setdefault("portal.triage.routers", {})
 
 
 def finding_docs(notice: Notice) -> list[FindingDoc]:
@@ -91,8 +96,9 @@ def router_for(notice: Notice) -> Router:
     """One Router per (notice, notice version, number of learned examples), cached in memory."""
     examples = _confirmed_examples(notice)
     key = (notice.id, notice.version, len(examples))
+    routers = _routers()
     with _router_lock:
-        router = _routers.get(key)
+        router = routers.get(key)
     if router is None:
         by_number: dict[int, list[str]] = {}
         for number, text in examples:
@@ -101,9 +107,9 @@ def router_for(notice: Notice) -> Router:
         known = {d.number for d in docs}
         router = Router(docs, {n: t for n, t in by_number.items() if n in known})
         with _router_lock:
-            for old in [k for k in _routers if k[0] == notice.id]:
-                del _routers[old]
-            _routers[key] = router
+            for old in [k for k in routers if k[0] == notice.id]:
+                del routers[old]
+            routers[key] = router
     return router
 
 
