@@ -146,6 +146,7 @@ def app(
         "SERVER_NAME": None,
         "MAIL_SUPPRESS_SEND": False,
         "NOTICE_CACHE_TTL": 0,
+        "QUEUE_COUNTS_TTL": 0,
     }
     config.update(app_config)
     marker = request.node.get_closest_marker("config")

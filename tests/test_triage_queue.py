@@ -282,3 +282,16 @@ def test_editors_cannot_use_saved_views_or_bulk(staff_login: Any, role: str) -> 
     for url in ("/staff/queue/views", "/staff/queue/bulk", "/staff/queue/views/1/delete"):
         r = form_post(client, url, {"name": "x"}, form_url="/staff/account")
         assert r.status_code == 403, url
+
+
+@pytest.mark.config(QUEUE_COUNTS_TTL=60)
+@pytest.mark.usefixtures("ctx")
+def test_counts_are_reused_for_a_while_but_the_rows_never_are(app: Flask) -> None:
+    _record(received_at=BASE)
+    first = queue.page(queue.parse_filter({}), user_id=None, today=BASE.date())
+    _record(received_at=BASE + timedelta(minutes=1))
+    again = queue.page(queue.parse_filter({"status": "received"}), user_id=None, today=BASE.date())
+    assert first.counts == again.counts == {"received": 1}  # the header lags a little
+    assert len(again.rows) == 2  # the rows are always current
+    other = queue.page(queue.parse_filter({"channel": "web"}), user_id=None, today=BASE.date())
+    assert other.counts == {}  # another filter is counted on its own

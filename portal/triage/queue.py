@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
+from flask import current_app
 from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
@@ -281,10 +283,32 @@ def page(
     next_cursor = encode_cursor(rows[size - 1], f.sort) if len(rows) > size else None
     counts: dict[str, int] = {}
     if with_counts:
-        base = conditions(f, user_id=user_id, today=today, dialect=dialect, with_status=False)
-        counts = status_counts(base)
+        counts = _cached_counts(f, user_id=user_id, today=today, dialect=dialect)
     total = sum(counts.get(s, 0) for s in (f.statuses or counts))
     return Page(rows[:size], next_cursor, counts, total)
+
+
+def _cached_counts(
+    f: QueueFilter, *, user_id: int | None, today: date, dialect: str
+) -> dict[str, int]:
+    """Counts per status for the filter, kept QUEUE_COUNTS_TTL seconds per app.
+
+    A GROUP BY over a million rows costs ~100 ms on PostgreSQL, more than the page itself;
+    counts a few seconds old are fine in the queue's header, the rows never are."""
+    ttl = current_app.config["QUEUE_COUNTS_TTL"]
+    key = (replace(f, after=None, statuses=(), sort="received"), user_id, today)
+    cache = current_app.extensions.setdefault("portal.triage.counts", {})
+    hit = cache.get(key)
+    now = monotonic()
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    base = conditions(f, user_id=user_id, today=today, dialect=dialect, with_status=False)
+    counts = status_counts(base)
+    if ttl > 0:
+        if len(cache) > 512:
+            cache.clear()
+        cache[key] = (now, counts)
+    return counts
 
 
 def status_counts(where: Sequence[Any]) -> dict[str, int]:
