@@ -168,8 +168,15 @@ def record(
     }
     digest = event_hash(**fields)
     # Core statements, not the unit of work: every submission writes an event, keep it cheap.
-    db.session.execute(insert(Event).values(**fields, hash=digest))
-    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=digest))
+    add_event = insert(Event).values(**fields, hash=digest)
+    move_head = update(AuditHead).where(AuditHead.id == 1).values(last_hash=digest)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One round trip: the event and the new chain tip in a single statement.
+        written = add_event.returning(Event.hash).cte("written")
+        db.session.execute(move_head.values(last_hash=select(written.c.hash).scalar_subquery()))
+    else:
+        db.session.execute(add_event)
+        db.session.execute(move_head)
     return Event(**fields, hash=digest)
 
 

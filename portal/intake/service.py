@@ -221,7 +221,8 @@ def _validate_contact(
 
 def _validate_findings(
     notice: Notice | None, numbers: Sequence[int], errors: dict[str, str]
-) -> list[Finding]:
+) -> list[tuple[int, int]]:
+    """(number, finding id) for each chosen finding, in the submitter's order."""
     wanted: list[int] = []
     for number in numbers:
         try:
@@ -236,21 +237,32 @@ def _validate_findings(
     if notice is None:
         errors["findings"] = _("未指定公示，无法关联问题编号。")
         return []
-    found = {
-        f.number: f
-        for f in db.session.scalars(
-            select(Finding).where(
-                Finding.notice_id == _notice_id(notice), Finding.number.in_(wanted), Finding.active
-            )
-        )
-    }
-    unknown = [n for n in wanted if n not in found]
+    active = _active_findings(notice)
+    unknown = [n for n in wanted if n not in active]
     if unknown:
         errors["findings"] = _(
             "公示中没有编号为%(numbers)s的问题。", numbers=_("、").join(map(str, unknown))
         )
         return []
-    return [found[n] for n in wanted]
+    return [(n, active[n]) for n in wanted]
+
+
+def _active_findings(notice: Notice) -> dict[int, int]:
+    """{number: id} of the notice's active findings, kept per notice version in the app: every
+    web submission checks its findings, and they change only with a new version."""
+    notice_id = _notice_id(notice)
+    cache = current_app.extensions.setdefault("portal.intake.active_findings", {})
+    key = (notice_id, notice.version)
+    found = cache.get(key)
+    if found is None:
+        rows = db.session.execute(
+            select(Finding.number, Finding.id).where(Finding.notice_id == notice_id, Finding.active)
+        )
+        found = {number: finding_id for number, finding_id in rows}
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 def _check_attachments(
@@ -372,7 +384,7 @@ def record_submission(
                 details={
                     "channel": channel,
                     "status": status,
-                    "findings": [f.number for f in linked],
+                    "findings": [number for number, _id in linked],
                     "attachments": len(checked),
                 },
                 actor=actor,
@@ -485,10 +497,12 @@ def _notice_id(notice: Notice | None) -> int | None:
     return int(identity[0]) if identity else notice.id
 
 
-def _link_findings(submission: Submission, linked: Sequence[Finding]) -> None:
-    for finding in linked:
+def _link_findings(submission: Submission, linked: Sequence[tuple[int, int]]) -> None:
+    for _number, finding_id in linked:
         submission.finding_links.append(
-            SubmissionFinding(finding=finding, source="submitter", confirmed=False, by="submitter")
+            SubmissionFinding(
+                finding_id=finding_id, source="submitter", confirmed=False, by="submitter"
+            )
         )
 
 
