@@ -46,6 +46,10 @@ NOTICE = ROOT.parent / "shared" / "notices" / "dongguan-procuratorate-2024-02-02
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 TERM_2 = "食堂"
 TERM_4 = "公务用车"
+# In no seeded row: LIKE must read the whole table, the trigram index answers at once. The two
+# terms above are in about 5 % of rows, so LIKE finds a first page early and wins there.
+TERM_RARE = "区块链存证"
+SEARCHES = (("search_2", TERM_2), ("search_4", TERM_4), ("search_rare", TERM_RARE))
 
 
 def log(message: str) -> None:
@@ -223,7 +227,7 @@ def measure(notice: Any, n: int, repeat: int, deep_page: int) -> dict[str, Any]:
         lambda: _offset_page(where_of(filtered), filter_position, size), max(3, repeat // 4)
     )
 
-    for label, term in (("search_2", TERM_2), ("search_4", TERM_4)):
+    for label, term in SEARCHES:
         log(f"    search {term}")
         pattern = f"%{term}%"
         out[label] = timed(keyset(queue.QueueFilter(q=term)), repeat)
@@ -286,8 +290,9 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 
                 db.session.remove()
                 db.engine.dispose()
-            log(f"== {kind}: XLSX export in a child process")
-            figures["export_xlsx"] = export_in_child(url, instance, folder)
+            if not args.skip_export:
+                log(f"== {kind}: XLSX export in a child process")
+                figures["export_xlsx"] = export_in_child(url, instance, folder)
     return figures
 
 
@@ -311,11 +316,13 @@ def report(kind: str, f: dict[str, Any]) -> None:
     line(f"  page {f['filter_deep_page']} (keyset)", "filter_deep_keyset")
     line(f"  page {f['filter_deep_page']} (OFFSET)", "filter_deep_offset")
     print(f"    -> keyset {ratio(f['filter_deep_offset'], f['filter_deep_keyset']):.1f}x faster")
-    for label, term in (("search_2", TERM_2), ("search_4", TERM_4)):
+    for label, term in SEARCHES:
         line(f"search {term} (index)", label)
         line(f"search {term} (LIKE body)", f"{label}_like")
         print(f"    -> index {ratio(f[f'{label}_like'], f[label]):.1f}x vs LIKE")
-    e = f["export_xlsx"]
+    e = f.get("export_xlsx")
+    if e is None:
+        return
     print(
         f"  XLSX export: {e['rows']:,} rows in {e['seconds']:.0f}s, "
         f"peak RSS {e['peak_rss_mb']:.0f} MB (app loaded: {e['rss_before_export_mb']:.0f} MB), "
@@ -329,6 +336,7 @@ def main() -> int:
     parser.add_argument("--db", choices=("both", "postgresql", "sqlite"), default="both")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--deep-page", type=int, default=5000)
+    parser.add_argument("--skip-export", action="store_true", help="queue and search only")
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", PG_DEFAULT))
     args = parser.parse_args()
