@@ -1,4 +1,5 @@
-"""Triage: the staff queue, a submission's detail, workflow, deadlines (see DESIGN.md)."""
+"""Triage: the staff queue, a submission's detail, workflow, deadlines, replies, the ledger and
+statistics (see DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ def init_app(app: Flask) -> None:
     """Registers models, blueprints and CLI of this feature."""
     from portal.triage import (
         models,  # noqa: F401  (registers the tables)
+        replies_feature,
         search,
     )
     from portal.triage.cli import triage_cli
@@ -16,9 +18,5 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.cli.add_command(triage_cli)
-
-    # --- replies engineer: ONE registration line below (replies, ledger, dashboard, suggest) ---
-    __import__("portal.triage.replies_feature", fromlist=["init_app"]).init_app(app)
-
-    # ------------------------------------------------------------------------------------------
+    replies_feature.init_app(app)  # replies, ledger, dashboard, suggest, dev seed
     search.listen_for_replies()  # after the replies feature's models are imported
