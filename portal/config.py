@@ -29,6 +29,8 @@ class Defaults:
     UPLOAD_MAX_FILES = 5
     UPLOAD_MAX_FILE_BYTES = 10 * 1024 * 1024
     UPLOAD_MAX_TOTAL_BYTES = 25 * 1024 * 1024
+    # Where attachments live; None means instance/uploads. Several hosts: one shared directory.
+    UPLOADS_PATH: str | None = None
 
     # Sessions: staff idle timeout and cookie hardening.
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)
