@@ -6,6 +6,7 @@ Every action is a POST (CSRF checked by CSRFProtect), writes an audit event and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -63,6 +64,22 @@ def _detail_url(submission: Submission) -> str:
 
 def _back(submission: Submission) -> Response:
     return redirect(_detail_url(submission), code=303)
+
+
+ACTION_ERRORS = (actions.ActionError, workflow.TransitionError)
+
+
+def _act(submission: Submission, action: Callable[[], object], done: Callable[[], str]) -> Response:
+    """Run a staff action on the detail page: commit and say so, or roll back and say why."""
+    try:
+        action()
+    except ACTION_ERRORS as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _back(submission)
+    db.session.commit()
+    flash(done(), "success")
+    return _back(submission)
 
 
 def _can_act() -> bool:
@@ -333,51 +350,40 @@ def findings(code: str) -> Response:
 @roles_required(*ACT_ROLES)
 def notes(code: str) -> Response:
     submission = _submission_or_404(code)
-    try:
-        actions.add_note(submission, request.form.get("body") or "", user=current_user)
-    except actions.ActionError as exc:
-        flash(str(exc), "error")
-        return _back(submission)
-    db.session.commit()
-    flash(_("备注已保存（仅内部可见）。"), "success")
-    return _back(submission)
+    return _act(
+        submission,
+        lambda: actions.add_note(submission, request.form.get("body") or "", user=current_user),
+        lambda: _("备注已保存（仅内部可见）。"),
+    )
 
 
 @bp.post("/submissions/<code>/assign")
 @roles_required(*ACT_ROLES)
 def assign(code: str) -> Response:
     submission = _submission_or_404(code)
-    try:
-        actions.assign(
+    return _act(
+        submission,
+        lambda: actions.assign(
             submission, _assignee(request.form.get("assignee")), actor=current_user.actor
-        )
-    except actions.ActionError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return _back(submission)
-    db.session.commit()
-    flash(_("已更新经办人。"), "success")
-    return _back(submission)
+        ),
+        lambda: _("已更新经办人。"),
+    )
 
 
 @bp.post("/submissions/<code>/status")
 @roles_required(*ACT_ROLES)
 def status(code: str) -> Response:
     submission = _submission_or_404(code)
-    try:
-        workflow.change_status(
+    return _act(
+        submission,
+        lambda: workflow.change_status(
             submission,
             request.form.get("status") or "",
             actor=current_user.actor,
             reason=request.form.get("reason"),
-        )
-    except workflow.TransitionError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return _back(submission)
-    db.session.commit()
-    flash(_("状态已改为“%(status)s”。", status=workflow.label(submission.status)), "success")
-    return _back(submission)
+        ),
+        lambda: _("状态已改为“%(status)s”。", status=workflow.label(submission.status)),
+    )
 
 
 @bp.post("/submissions/<code>/merge")
@@ -389,21 +395,17 @@ def merge(code: str) -> Response:
         flash(_("找不到该回执编号。"), "error")
         return _back(submission)
     score = dict(duplicates.find_near_duplicates(submission, threshold=0.0)).get(original.code)
-    try:
-        actions.merge_duplicate(
+    return _act(
+        submission,
+        lambda: actions.merge_duplicate(
             submission,
             original,
             actor=current_user.actor,
             reason=request.form.get("reason") or f"与{original.code}重复",
             similarity=score,
-        )
-    except (actions.ActionError, workflow.TransitionError) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return _back(submission)
-    db.session.commit()
-    flash(_("已标记为%(code)s的重复意见。", code=original.code), "success")
-    return _back(submission)
+        ),
+        lambda: _("已标记为%(code)s的重复意见。", code=original.code),
+    )
 
 
 @bp.post("/submissions/<code>/refer")
@@ -415,8 +417,9 @@ def refer(code: str) -> Response:
     if email_to and ("@" not in email_to or len(email_to) > 254 or not email_to.isprintable()):
         flash(_("转办邮箱地址无效。"), "error")
         return _back(submission)
-    try:
-        actions.refer(
+    return _act(
+        submission,
+        lambda: actions.refer(
             submission,
             body_name=form.get("body_name") or "",
             contact=form.get("contact"),
@@ -425,11 +428,6 @@ def refer(code: str) -> Response:
             actor=current_user.actor,
             email_to=email_to,
             letter=bool(form.get("letter")),
-        )
-    except (actions.ActionError, workflow.TransitionError) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return _back(submission)
-    db.session.commit()
-    flash(_("已转办。"), "success")
-    return _back(submission)
+        ),
+        lambda: _("已转办。"),
+    )
