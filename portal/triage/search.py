@@ -26,6 +26,7 @@ from sqlalchemy import (
     and_,
     delete,
     event,
+    exists,
     insert,
     inspect,
     literal_column,
@@ -291,8 +292,15 @@ def search_condition(query: str, dialect_name: str) -> ColumnElement[bool] | Non
         if long_terms:
             conditions.append(Submission.id.in_(_fts_ids(long_terms)))
         short = [column.like(_like_pattern(t), escape="\\") for t in terms if len(t) < 3]
-    else:
-        short = [column.ilike(_like_pattern(t), escape="\\") for t in terms]
+        if short:
+            # Trigrams cannot match 1-2 characters. A correlated EXISTS lets SQLite walk the
+            # queue's (received_at, id) index and stop after one page; an IN (subquery) would
+            # read every row's text first.
+            conditions.append(
+                exists().where(SubmissionSearch.submission_id == Submission.id, *short)
+            )
+        return and_(*conditions)
+    short = [column.ilike(_like_pattern(t), escape="\\") for t in terms]
     if short:
         conditions.append(
             Submission.id.in_(select(SubmissionSearch.submission_id).where(and_(*short)))

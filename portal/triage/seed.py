@@ -444,8 +444,9 @@ def seed_submissions(
             _fix_sequences(connection)
             if big_pg:
                 search.install_search_ddl(connection)
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("ANALYZE"))  # fresh statistics for the planner
+            # Fresh statistics for the planner (PostgreSQL's autovacuum would get there later;
+            # SQLite never gathers them by itself).
+            connection.execute(text("ANALYZE"))
     return done
 
 
