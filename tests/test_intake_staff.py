@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from portal.audit import Event
@@ -26,7 +26,7 @@ from portal.intake.sanitize import normalise_text
 from portal.notices.models import Notice
 from portal.workdays import local_today
 from tests.conftest import csrf_token_from, form_post
-from tests.fixtures.intake import gen_image, gen_pdf
+from tests.fixtures.intake import gen_csv, gen_image, gen_pdf, gen_sheet
 
 SH = ZoneInfo("Asia/Shanghai")
 NEW = "/staff/intake/new"
@@ -263,18 +263,7 @@ ROWS = [
 
 
 def make_csv(rows: list[list[str]], encoding: str = "utf-8-sig") -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return out.getvalue().encode(encoding)
-
-
-def make_xlsx(rows: list[list[Any]]) -> bytes:
-    workbook = Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return gen_csv(rows, encoding)
 
 
 def upload(client: FlaskClient, data: bytes, filename: str) -> Any:
@@ -303,7 +292,7 @@ def import_file(client: FlaskClient, data: bytes, filename: str) -> Any:
         (make_csv([HEADER, *ROWS]), "letters.csv"),
         (make_csv([HEADER, *ROWS], "utf-8"), "letters.csv"),
         (make_csv([HEADER, *ROWS], "gb18030"), "信件.csv"),
-        (make_xlsx([HEADER, *ROWS]), "letters.xlsx"),
+        (gen_sheet([HEADER, *ROWS]), "letters.xlsx"),
     ],
     ids=["csv-bom", "csv-utf8", "csv-gb18030", "xlsx"],
 )

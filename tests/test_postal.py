@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from portal.intake import postal
+from tests.fixtures.intake import gen_csv, gen_sheet
 
 SH = ZoneInfo("Asia/Shanghai")
 # The window closes at the end of 2024-03-01, Beijing time (2024-03-02 00:00 local).
@@ -140,24 +141,9 @@ GOOD_ROWS = [
 ]  # fmt: skip
 
 
-def _csv(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return out.getvalue().encode(encoding)
-
-
-def _xlsx(rows: list[list[object]]) -> bytes:
-    workbook = Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_good_csv_in_every_encoding_excel_writes(encoding: str) -> None:
-    preview = postal.parse_bulk(_csv([HEADER, *GOOD_ROWS], encoding), "day.csv", today=TODAY)
+    preview = postal.parse_bulk(gen_csv([HEADER, *GOOD_ROWS], encoding), "day.csv", today=TODAY)
     assert preview.errors == []
     assert [r.channel for r in preview.rows] == ["letter", "phone", "box"]
     first = preview.rows[0]
@@ -171,7 +157,7 @@ def test_good_csv_in_every_encoding_excel_writes(encoding: str) -> None:
 def test_xlsx_with_real_date_cells_and_numbers() -> None:
     rows = [HEADER, ["信件", datetime(2024, 3, 5), date(2024, 3, 1), "李四", 13800138000,
                      "东莞市南城区", "是", "信件内容", 7]]  # fmt: skip
-    preview = postal.parse_bulk(_xlsx(rows), "day.xlsx", today=TODAY)
+    preview = postal.parse_bulk(gen_sheet(rows), "day.xlsx", today=TODAY)
     assert preview.errors == []
     row = preview.rows[0]
     assert (row.received_on, row.postmarked_on, row.phone, row.findings) == (
@@ -186,7 +172,7 @@ def test_each_error_names_its_row_and_column() -> None:
         ["信件", "2024-03-05", "2024-03-09", "", "", "", "", "邮戳晚于收到", ""],
         ["传真", "2024-13-01", "", "", "", "", "", "", ""],
     ]
-    preview = postal.parse_bulk(_csv(bad), "day.csv", today=TODAY)
+    preview = postal.parse_bulk(gen_csv(bad), "day.csv", today=TODAY)
     where = {(e.row, e.column) for e in preview.errors}
     assert where == {(3, "邮戳日期"), (4, "渠道"), (4, "收到日期"), (4, "内容")}
     assert all(e.text.startswith(f"第{e.row}行“{e.column}”") for e in preview.errors)
@@ -197,7 +183,7 @@ def test_contact_without_consent_and_anonymous_with_contact_are_refused() -> Non
     header = ["渠道", "收到日期", "姓名", "匿名", "同意使用联系方式", "内容"]
     rows = [header, ["来访", "2024-03-05", "王五", "", "", "来访内容"],
             ["来访", "2024-03-05", "赵六", "是", "是", "来访内容"]]  # fmt: skip
-    preview = postal.parse_bulk(_csv(rows), "day.csv", today=TODAY)
+    preview = postal.parse_bulk(gen_csv(rows), "day.csv", today=TODAY)
     assert {(e.row, e.column) for e in preview.errors} == {(2, "同意使用联系方式"), (3, "匿名")}
 
 
@@ -206,7 +192,7 @@ def test_phone_details_belong_to_phone_rows_only() -> None:
     rows = [header, ["电话", "2024-03-05", "来电", "2024-03-05 10:30", "8", ""],
             ["信件", "2024-03-05", "来信", "2024-03-05 10:30", "", ""],
             ["电话", "2024-03-05", "来电", "2024-03-04 10:30", "x", "李四"]]  # fmt: skip
-    preview = postal.parse_bulk(_csv(rows), "day.csv", today=TODAY)
+    preview = postal.parse_bulk(gen_csv(rows), "day.csv", today=TODAY)
     assert {(e.row, e.column) for e in preview.errors} == {
         (3, "来电时间"), (4, "来电时间"), (4, "通话时长（分钟）"), (4, "接待人"),
     }  # fmt: skip
@@ -216,7 +202,7 @@ def test_phone_details_belong_to_phone_rows_only() -> None:
 
 
 def test_unknown_and_missing_columns_are_file_errors_on_the_header_row() -> None:
-    preview = postal.parse_bulk(_csv([["渠道", "备注"], ["信件", "x"]]), "day.csv", today=TODAY)
+    preview = postal.parse_bulk(gen_csv([["渠道", "备注"], ["信件", "x"]]), "day.csv", today=TODAY)
     assert {(e.row, e.column) for e in preview.errors} == {
         (1, "备注"),
         (1, "收到日期"),
@@ -227,7 +213,7 @@ def test_unknown_and_missing_columns_are_file_errors_on_the_header_row() -> None
 
 def test_received_in_the_future_is_refused() -> None:
     rows = [HEADER, ["信件", "2024-03-21", "", "", "", "", "", "内容", ""]]
-    preview = postal.parse_bulk(_csv(rows), "day.csv", today=TODAY)
+    preview = postal.parse_bulk(gen_csv(rows), "day.csv", today=TODAY)
     assert [(e.row, e.column) for e in preview.errors] == [(2, "收到日期")]
 
 
@@ -243,7 +229,7 @@ def test_unreadable_files_get_one_file_level_error(data: bytes, name: str) -> No
 
 
 def test_unknown_findings_are_named_against_the_notice() -> None:
-    preview = postal.parse_bulk(_csv([HEADER, *GOOD_ROWS]), "day.csv", today=TODAY)
+    preview = postal.parse_bulk(gen_csv([HEADER, *GOOD_ROWS]), "day.csv", today=TODAY)
     postal.check_findings(preview, known=range(1, 6))
     assert [(e.row, e.column) for e in preview.errors] == [(3, "涉及问题")]
     assert "13" in preview.errors[0].message
@@ -275,7 +261,7 @@ cell_text = st.text(
 @settings(max_examples=150, deadline=None)
 @given(rows=st.lists(st.lists(cell_text, min_size=len(HEADER), max_size=len(HEADER)), max_size=6))
 def test_any_cells_give_rows_or_named_errors_never_a_crash(rows: list[list[str]]) -> None:
-    preview = postal.parse_bulk(_csv([HEADER, *rows]), "fuzz.csv", today=TODAY)
+    preview = postal.parse_bulk(gen_csv([HEADER, *rows]), "fuzz.csv", today=TODAY)
     headers = {c.header for c in postal.COLUMNS} | {""}
     for error in preview.errors:
         assert error.column in headers and error.message
