@@ -522,3 +522,22 @@ def test_blank_form_is_the_same_page_for_everyone_but_the_csrf_token(
                       slug=published_notice)  # fmt: skip
         _db.session.commit()
     assert "执行议事规则仍不严格" in second.get(url).get_data(as_text=True)
+
+
+@pytest.mark.config(NOTICE_CACHE_TTL=0.5)
+def test_form_sees_a_withdrawal_within_the_ttl_and_a_post_sees_it_at_once(
+    app: Flask, client: FlaskClient, url: str, published_notice: str
+) -> None:
+    page = client.get(url)
+    assert page.status_code == 200
+    token = csrf_token_from(page.get_data(as_text=True))
+    from portal.notices.service import get_by_slug, withdraw_notice
+
+    with app.app_context():
+        withdraw_notice(get_by_slug(published_notice), actor="test", note="已撤回")
+        _db.session.commit()
+    body = "公示撤回后仍然提交的意见，应当被拒绝而不是收下。"
+    assert client.post(url, data={"csrf_token": token, "body": body}).status_code == 410
+    assert count_submissions(app) == 0
+    time.sleep(0.6)
+    assert client.get(url).status_code == 410

@@ -125,7 +125,47 @@ def _public_notice(slug: str) -> Notice:
     return notice
 
 
-def _window_closed_message(notice: Notice, now: datetime) -> str | None:
+@dataclass(frozen=True)
+class NoticeMeta:
+    """What the blank form page needs of its notice (no ORM object: it outlives the request)."""
+
+    id: int
+    slug: str
+    title: str
+    version: int
+    feedback_opens_at: datetime | None
+    feedback_closes_at: datetime | None
+
+
+def _notice_meta(slug: str) -> NoticeMeta:
+    """The published notice's form facts, re-read at most every NOTICE_CACHE_TTL seconds.
+
+    Every submission starts with a GET of the form; within the TTL it costs no database
+    round trip. A withdrawal or a new version shows within the TTL, as on the notice page."""
+    ttl = current_app.config["NOTICE_CACHE_TTL"]
+    cache = _app_cache("notice_meta")
+    hit = cache.get(slug)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    notice = _public_notice(slug)
+    meta = NoticeMeta(
+        notice.id,
+        notice.slug,
+        notice.title,
+        notice.version,
+        notice.feedback_opens_at,
+        notice.feedback_closes_at,
+    )
+    if ttl > 0:
+        with _cache_lock:
+            if len(cache) > 256:
+                cache.clear()
+            cache[slug] = (now, meta)
+    return meta
+
+
+def _window_closed_message(notice: Notice | NoticeMeta, now: datetime) -> str | None:
     """Why the feedback window is shut right now (dates in Asia/Shanghai), or None if open."""
     opens, closes = notice.feedback_opens_at, notice.feedback_closes_at
     if opens is not None and now < to_local(opens):
@@ -167,7 +207,7 @@ def _app_cache(name: str) -> dict[Any, Any]:
     return current_app.extensions.setdefault(f"portal.intake.{name}", {})
 
 
-def _findings_by_category(notice: Notice) -> list[tuple[str, list[FindingChoice]]]:
+def _findings_by_category(notice: Notice | NoticeMeta) -> list[tuple[str, list[FindingChoice]]]:
     """Active findings grouped under their category titles, in published order."""
     # Per (notice id, version): the form page is fetched before every submission, and
     # re-reading categories and findings each time was most of its cost.
@@ -175,6 +215,8 @@ def _findings_by_category(notice: Notice) -> list[tuple[str, list[FindingChoice]
     key = (notice.id, notice.version)
     groups = cache.get(key)
     if groups is None:
+        if not isinstance(notice, Notice):
+            notice = db.session.get(Notice, notice.id)
         groups = [
             (
                 category.title,
@@ -197,7 +239,7 @@ def _findings_by_category(notice: Notice) -> list[tuple[str, list[FindingChoice]
     return groups
 
 
-def _finding_numbers(notice: Notice) -> set[int]:
+def _finding_numbers(notice: Notice | NoticeMeta) -> set[int]:
     return {choice.number for _, choices in _findings_by_category(notice) for choice in choices}
 
 
@@ -205,7 +247,9 @@ def _captcha_settings() -> captcha.CaptchaSettings:
     return captcha.CaptchaSettings.from_config(current_app.config)
 
 
-def _render_form(notice: Notice, form: FeedbackForm, status: int = 200, **extra: Any) -> Any:
+def _render_form(
+    notice: Notice | NoticeMeta, form: FeedbackForm, status: int = 200, **extra: Any
+) -> Any:
     settings = _captcha_settings()
     if settings.enabled:
         g.csp = site.CSP_WITH_CAPTCHA  # only this page may load hCaptcha's script and frame
@@ -231,7 +275,7 @@ def _render_form(notice: Notice, form: FeedbackForm, status: int = 200, **extra:
 # a fifth of a submission's cost. Only the token differs between two visitors' blank forms.
 
 
-def _blank_form(notice: Notice, form: FeedbackForm, preselected: int | None) -> Any:
+def _blank_form(notice: Notice | NoticeMeta, form: FeedbackForm, preselected: int | None) -> Any:
     settings = _captcha_settings()
     if "_flashes" in session:  # a flashed message makes this page different: render it
         return _render_form(notice, form)
@@ -283,7 +327,7 @@ def _contact(form: FeedbackForm) -> Contact | None:
 @bp.route("/notices/<slug>/feedback", methods=["GET", "POST"])
 @limiter.limit(_submit_limit, methods=["POST"])
 def feedback(slug: str) -> Any:
-    notice = _public_notice(slug)
+    notice = _notice_meta(slug) if request.method == "GET" else _public_notice(slug)
     received_at = utcnow()
     closed = _window_closed_message(notice, received_at)
     if closed:
