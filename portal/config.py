@@ -101,5 +101,7 @@ class Defaults:
     # Public notice pages are rendered once per version and kept in process memory;
     # the version is re-read from the database at most this often (seconds).
     NOTICE_CACHE_TTL = 1.0
+    # …and rendered anew at least this often, so its public statistics stay current (seconds).
+    NOTICE_PAGE_MAX_AGE = 60.0
     # The queue's counts per status are recomputed at most this often per filter (seconds).
     QUEUE_COUNTS_TTL = 10.0

@@ -226,3 +226,29 @@ def test_cached_fast_path_serves_the_same_page_and_sees_changes_within_the_ttl(
 
     time.sleep(0.6)
     assert client.get(url).status_code == 410
+
+
+@pytest.mark.config(NOTICE_CACHE_TTL=0, NOTICE_PAGE_MAX_AGE=0.5)
+def test_public_statistics_catch_up_with_new_submissions_without_a_new_version(
+    app, client, published_notice
+):
+    from portal.intake.service import record_submission
+
+    url = f"/notices/{published_notice}"
+
+    def received_for_finding_14(html: str) -> str:
+        table = html.split('id="feedback-stats"')[1]
+        row = table.split('href="#finding-14"')[1].split("</tr>")[0]
+        return re.findall(r"<td>([^<]*)</td>", row)[0]
+
+    assert received_for_finding_14(client.get(url).get_data(as_text=True)) == "0"
+    with app.app_context():
+        notice = get_by_slug(published_notice)
+        body = "单位过节发购物卡，钱从哪里来的？请核查。"
+        record_submission(channel="web", body=body, notice=notice, findings=[14])
+    # Same version: still the cached page at first, then rendered anew within the max age.
+    assert received_for_finding_14(client.get(url).get_data(as_text=True)) == "0"
+    import time
+
+    time.sleep(0.6)
+    assert received_for_finding_14(client.get(url).get_data(as_text=True)) == "1"

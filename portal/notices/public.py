@@ -53,6 +53,7 @@ class CachedPage:
     mimetype: str
     checked_at: float
     headers: dict[str, str]
+    rendered_at: float
 
 
 _cache: dict[tuple[str, str, str], CachedPage] = {}
@@ -98,10 +99,16 @@ def _cached(kind: str, slug: str, render: Any) -> Response:
             abort(404)
         if row.state == "withdrawn":
             return _withdrawn(slug)
-        if entry is None or entry.version != row.version:
+        max_age = current_app.config["NOTICE_PAGE_MAX_AGE"]
+        if entry is None or entry.version != row.version or now - entry.rendered_at >= max_age:
+            # Re-rendered when the notice changes, and at least every NOTICE_PAGE_MAX_AGE
+            # seconds for the public statistics, which new submissions change without a version.
             notice = db.session.get(Notice, row.id)
             body, mimetype = render(notice)
-            entry = _entry(row.version, _aware(row.updated_at), body, mimetype, now)
+            modified = _aware(row.updated_at)
+            if entry is not None and entry.version == row.version and entry.body != body:
+                modified = datetime.now(UTC)  # the statistics moved: a new Last-Modified too
+            entry = _entry(row.version, modified, body, mimetype, now)
             with _cache_lock:
                 _cache[key] = entry
         else:
@@ -118,7 +125,7 @@ def _entry(
         "Last-Modified": format_datetime(last_modified.astimezone(UTC), usegmt=True),
         "Cache-Control": CACHE_CONTROL,
     }
-    return CachedPage(version, etag, last_modified, body, mimetype, now, headers)
+    return CachedPage(version, etag, last_modified, body, mimetype, now, headers, now)
 
 
 def _conditional_response(entry: CachedPage) -> Response:
