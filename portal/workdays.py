@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -25,11 +25,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """Aware, in UTC. A naive value is UTC: SQLite hands timezone=True columns back naive."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def to_local(moment: datetime) -> datetime:
     """An aware (or naive-UTC, as SQLite returns it) datetime in Asia/Shanghai."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(SHANGHAI)
+    return as_utc(moment).astimezone(SHANGHAI)
+
+
+def local_midnight_utc(day: date) -> datetime:
+    """The UTC instant an Asia/Shanghai day begins (for received-date filters)."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def local_date(moment: datetime) -> date:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -12,14 +12,13 @@ from flask.cli import AppGroup
 
 from portal.intake.models import Submission
 from portal.intake.service import find_by_code
+from portal.workdays import as_utc
 
 submissions_cli = AppGroup("submissions", help="Submissions from every channel.")
 
 
 def iso_utc(moment: datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return as_utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def as_dict(submission: Submission) -> dict[str, Any]:

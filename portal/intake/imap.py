@@ -276,8 +276,5 @@ def _advance(state: MailboxState, uid: int, report: FetchReport) -> None:
 
 
 def _aware(moment: Any) -> datetime | None:
-    if not isinstance(moment, datetime):
-        return None
-    if moment.tzinfo is None:  # IMAPClient gives local naive times unless normalised
-        return moment.astimezone(UTC)
-    return moment.astimezone(UTC)
+    # IMAPClient gives naive local times unless normalised; astimezone() reads those as local.
+    return moment.astimezone(UTC) if isinstance(moment, datetime) else None

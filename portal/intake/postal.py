@@ -21,7 +21,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.workdays import SHANGHAI, local_date, local_today
+from portal.workdays import SHANGHAI, as_utc, local_date, local_today
 
 STAFF_CHANNELS = ("letter", "phone", "visit", "box")
 CHANNEL_LABELS = {"letter": "信件", "phone": "电话", "visit": "来访", "box": "意见箱"}
@@ -42,19 +42,14 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-－]{4,22}[0-9]$")  # the service's own 
 # --- the postmark rule -------------------------------------------------------------------------
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone=True columns; they are UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def first_day(window_opens: datetime) -> date:
     """The first Asia/Shanghai day on which the window is open."""
-    return local_date(_aware(window_opens))
+    return local_date(window_opens)
 
 
 def last_day(window_closes: datetime) -> date:
     """The last Asia/Shanghai day on which the window is open (it closes *at* window_closes)."""
-    return local_date(_aware(window_closes) - timedelta(microseconds=1))
+    return local_date(as_utc(window_closes) - timedelta(microseconds=1))
 
 
 def is_on_time(
@@ -72,10 +67,10 @@ def is_on_time(
         if window_opens is not None and postmarked_on < first_day(window_opens):
             return False
         return window_closes is None or postmarked_on <= last_day(window_closes)
-    moment = _aware(received_at)
-    if window_opens is not None and moment < _aware(window_opens):
+    moment = as_utc(received_at)
+    if window_opens is not None and moment < as_utc(window_opens):
         return False
-    return window_closes is None or moment < _aware(window_closes)
+    return window_closes is None or moment < as_utc(window_closes)
 
 
 def is_late(
@@ -90,7 +85,7 @@ def received_moment(received_on: date, now: datetime | None = None) -> datetime:
 
     Today means now; an earlier day means the start of that day's office hours.
     """
-    now = _aware(now or datetime.now(UTC))
+    now = as_utc(now or datetime.now(UTC))
     if received_on >= local_date(now):
         return now
     return datetime.combine(received_on, OFFICE_OPENS, tzinfo=SHANGHAI).astimezone(UTC)

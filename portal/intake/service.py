@@ -42,7 +42,7 @@ from portal.intake.models import (
     SubmissionFinding,
 )
 from portal.notices.models import Finding, Notice
-from portal.workdays import WorkCalendar, local_date
+from portal.workdays import WorkCalendar, as_utc, local_date, utcnow
 
 WEB_BODY_MIN = 10
 WEB_BODY_MAX = 5000
@@ -111,14 +111,6 @@ def _clean_html(html_text: str) -> str:
     return clean_html(html_text)
 
 
-def _utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.now(UTC)
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def work_calendar() -> WorkCalendar:
     config = current_app.config
     return WorkCalendar.from_iso(config.get("EXTRA_HOLIDAYS", ()), config.get("EXTRA_WORKDAYS", ()))
@@ -162,7 +154,7 @@ def compute_late(
     """After the notice's feedback window; a letter counts by its postmark date (local)."""
     if notice is None or notice.feedback_closes_at is None:
         return False
-    return postal.is_late(_utc(notice.feedback_closes_at), received_at, postmarked_on)
+    return postal.is_late(as_utc(notice.feedback_closes_at), received_at, postmarked_on)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -347,7 +339,7 @@ def record_submission(
         db.session.rollback()
         raise SubmissionRejected(errors)
 
-    received = _utc(received_at)
+    received = as_utc(received_at) if received_at is not None else utcnow()
     for attempt in range(1, CODE_ATTEMPTS + 1):
         store = files.StoreTransaction()
         try:

@@ -38,6 +38,7 @@ from portal.extensions import db, limiter
 from portal.notices.models import Notice
 from portal.notices.service import notice_json, published_notices
 from portal.site import choose_lang, request_lang, static_headers
+from portal.workdays import as_utc
 
 bp = Blueprint("notices", __name__)
 
@@ -83,10 +84,6 @@ def _current_row(slug: str) -> Any:
     ).one_or_none()
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _cached(kind: str, slug: str, render: Any) -> Response:
     """Serve a cached page for slug, re-rendering when the notice's version changed."""
     key = (kind, slug, request_lang())
@@ -105,7 +102,7 @@ def _cached(kind: str, slug: str, render: Any) -> Response:
             # seconds for the public statistics, which new submissions change without a version.
             notice = db.session.get(Notice, row.id)
             body, mimetype = render(notice)
-            modified = _aware(row.updated_at)
+            modified = as_utc(row.updated_at)
             if entry is not None and entry.version == row.version and entry.body != body:
                 modified = datetime.now(UTC)  # the statistics moved: a new Last-Modified too
             entry = _entry(row.version, modified, body, mimetype, now)
@@ -180,8 +177,8 @@ def show_json(slug: str) -> Response:
 @bp.get("/notices.atom")
 def feed() -> Response:
     notices = published_notices()
-    updated = max((_aware(n.updated_at) for n in notices), default=datetime.now(UTC))
-    body = render_template("notices/feed.atom", notices=notices, updated=updated, aware=_aware)
+    updated = max((as_utc(n.updated_at) for n in notices), default=datetime.now(UTC))
+    body = render_template("notices/feed.atom", notices=notices, updated=updated, aware=as_utc)
     return Response(body, mimetype="application/atom+xml")
 
 

@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 
 from portal import audit
 from portal.extensions import db, login_manager
-from portal.staff.models import User, aware, new_session_token, utcnow
+from portal.staff.models import User, new_session_token, utcnow
 from portal.staff.passwords import hash_password, needs_rehash, verify_password
+from portal.workdays import as_utc
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,8 +73,8 @@ def register_failure(user: User | None, email: str, reason: str) -> None:
         actor="public",
     )
     if user is not None and not user.is_locked(now):
-        first = aware(user.first_failed_at)
-        if first is None or now - first > FAILURE_WINDOW:
+        first = user.first_failed_at
+        if first is None or now - as_utc(first) > FAILURE_WINDOW:
             user.first_failed_at, user.failed_logins = now, 0
         user.failed_logins += 1
         if user.failed_logins >= MAX_FAILURES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.workdays import utcnow
+from portal.workdays import as_utc, utcnow
 
 ROLES = ("admin", "editor", "triager", "viewer")
 ROLE_LABELS = {
@@ -21,13 +21,6 @@ ROLE_LABELS = {
     "triager": _l("办理人员"),
     "viewer": _l("只读"),
 }
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone=True columns; they are UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def new_session_token() -> str:
@@ -82,8 +75,7 @@ class User(UserMixin, db.Model):
         return self.role == "admin" or self.role in roles
 
     def is_locked(self, now: datetime) -> bool:
-        locked_until = aware(self.locked_until)
-        return locked_until is not None and locked_until > now
+        return self.locked_until is not None and as_utc(self.locked_until) > now
 
     def summary(self) -> dict[str, Any]:
         return {"email": self.email, "role": self.role, "active": self.active}

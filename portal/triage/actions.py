@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -26,7 +26,7 @@ from portal.staff.models import User
 from portal.triage import workflow
 from portal.triage.models import Assignment, DuplicateLink, Note, Referral, StatusChange
 from portal.triage.routing import FindingDoc, Router
-from portal.workdays import utcnow
+from portal.workdays import as_utc, utcnow
 
 PERSONAL_FIELDS = (
     "contact_name",
@@ -397,10 +397,6 @@ class TimelineEntry:
     actor: str | None = None
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 # Audit actions shown through their own richer rows instead.
 _COVERED_EVENTS = frozenset(
     {
@@ -472,7 +468,7 @@ def timeline(submission: Submission) -> list[TimelineEntry]:
         )
     entries += _reply_entries(sid)
     entries += _event_entries(sid)
-    entries.sort(key=lambda e: _aware(e.at))
+    entries.sort(key=lambda e: as_utc(e.at))
     return entries
 
 

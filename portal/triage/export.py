@@ -19,7 +19,7 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, BinaryIO, Literal
 
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from portal.intake.models import Attachment, Submission, SubmissionFinding
 from portal.notices.models import Finding, Notice
 from portal.triage import stats, workflow
 from portal.triage.models import StatusChange
-from portal.workdays import SHANGHAI, local_today
+from portal.workdays import local_today, to_local
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")
@@ -185,11 +185,8 @@ class LedgerRow:
 
 
 def _local(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(SHANGHAI).replace(tzinfo=None)
+    """Asia/Shanghai wall-clock time without tzinfo: XLSX cells cannot hold an offset."""
+    return None if moment is None else to_local(moment).replace(tzinfo=None)
 
 
 def _grouped(stmt: Any) -> dict[int, list[Any]]:

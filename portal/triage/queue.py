@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +24,7 @@ from portal.notices.models import Finding
 from portal.triage import search
 from portal.triage.models import SavedView
 from portal.triage.workflow import OPEN_STATUSES, STATUSES
-from portal.workdays import SHANGHAI
+from portal.workdays import local_midnight_utc
 
 PAGE_SIZE = 50
 SORTS = ("received", "due")
@@ -155,10 +155,6 @@ def parse_filter(args: Mapping[str, Any]) -> QueueFilter:
 # --- conditions -----------------------------------------------------------------------------
 
 
-def _local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
-
-
 def conditions(
     f: QueueFilter, *, user_id: int | None, today: date, dialect: str, with_status: bool = True
 ) -> list[Any]:
@@ -192,11 +188,9 @@ def conditions(
     elif f.assignee:
         where.append(Submission.assignee_id == int(f.assignee))
     if f.received_from:
-        where.append(Submission.received_at >= _local_midnight_utc(f.received_from))
+        where.append(Submission.received_at >= local_midnight_utc(f.received_from))
     if f.received_to:
-        where.append(
-            Submission.received_at < _local_midnight_utc(f.received_to + timedelta(days=1))
-        )
+        where.append(Submission.received_at < local_midnight_utc(f.received_to + timedelta(days=1)))
     if f.overdue:
         where.append(and_(Submission.status.in_(OPEN_STATUSES), Submission.reply_due_on < today))
     if f.late:

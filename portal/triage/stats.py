@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -40,7 +40,7 @@ from portal.notices.models import Finding
 from portal.triage.models import StatusChange
 from portal.triage.reply_models import Reply
 from portal.triage.workflow import OPEN_STATUSES
-from portal.workdays import SHANGHAI, local_today
+from portal.workdays import local_midnight_utc, local_today
 
 LOCAL_OFFSET_HOURS = 8  # Asia/Shanghai has kept UTC+8 all year since 1991
 NO_FINDING = 0  # the bucket of submissions linked to no finding
@@ -124,10 +124,6 @@ def fold_weeks(day_counts: Iterable[tuple[date, int]]) -> list[tuple[date, int]]
 
 
 # --- filters -------------------------------------------------------------------------------------
-
-
-def local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 @dataclass(frozen=True)
