@@ -91,6 +91,9 @@ class Defaults:
     # Deadlines in Chinese working days.
     ACK_WITHIN_WORKDAYS = 3
     REPLY_WITHIN_WORKDAYS = 15
+    # The State Council's schedule for a year chinese-calendar does not know yet (ISO dates).
+    EXTRA_HOLIDAYS: tuple[str, ...] = ()
+    EXTRA_WORKDAYS: tuple[str, ...] = ()
 
     # Personal data retention (days after closing) for `flask submissions purge`.
     RETENTION_DAYS = 365 * 3

@@ -8,7 +8,7 @@ the fixed-date statutory holidays, and the office can add the published schedule
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -61,6 +61,13 @@ class WorkCalendar:
             frozenset(date.fromisoformat(d) for d in holidays),
             frozenset(date.fromisoformat(d) for d in workdays),
         )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> WorkCalendar:
+        """From the app config's EXTRA_HOLIDAYS / EXTRA_WORKDAYS (lists of ISO dates)."""
+        holidays = config.get("EXTRA_HOLIDAYS") or ()
+        workdays = config.get("EXTRA_WORKDAYS") or ()
+        return cls.from_iso(holidays, workdays)  # type: ignore[arg-type]
 
     def is_workday(self, day: date) -> bool:
         if day in self.extra_holidays:

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from portal.extensions import db
 from portal.triage.deadlines import (
     ack_overdue,
-    calendar_from_config,
     deadline_state,
     due_dates,
 )
@@ -57,7 +56,7 @@ def test_years_chinese_calendar_does_not_know_fall_back_to_weekends_and_fixed_ho
 
 
 def test_office_can_add_the_published_schedule_for_an_unknown_year() -> None:
-    calendar = calendar_from_config(
+    calendar = WorkCalendar.from_config(
         {"EXTRA_HOLIDAYS": ["2099-10-06", "2099-10-07"], "EXTRA_WORKDAYS": ["2099-10-10"]}
     )
     # Monday 5 counts, Tuesday 6 and Wednesday 7 are now holidays, Thursday 8 counts.
@@ -168,5 +167,5 @@ def test_digest_rejects_a_bad_date(runner: Any) -> None:
 
 @pytest.mark.parametrize("days", [1, 5])
 def test_calendar_config_is_read_from_the_app(app: Flask, days: int) -> None:
-    calendar = calendar_from_config(app.config)
+    calendar = WorkCalendar.from_config(app.config)
     assert calendar.add_workdays(date(2024, 9, 30), days) > date(2024, 10, 7)

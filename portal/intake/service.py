@@ -111,11 +111,6 @@ def _clean_html(html_text: str) -> str:
     return clean_html(html_text)
 
 
-def work_calendar() -> WorkCalendar:
-    config = current_app.config
-    return WorkCalendar.from_iso(config.get("EXTRA_HOLIDAYS", ()), config.get("EXTRA_WORKDAYS", ()))
-
-
 @functools.lru_cache(maxsize=256)
 def _due_on(calendar: WorkCalendar, received_on: date, workdays: int) -> date:
     # chinese_calendar costs ~1 ms per lookup; every submission of a day shares the answer.
@@ -440,7 +435,7 @@ def _insert(
     raw_message: bytes | None,
     check_code: bool,
 ) -> tuple[Submission, str]:
-    calendar = work_calendar()
+    calendar = WorkCalendar.from_config(current_app.config)
     config = current_app.config
     # With our own commit a clash surfaces as IntegrityError and is retried; a caller's batch
     # (commit=False) cannot be retried, so look first (one indexed lookup).

@@ -96,11 +96,6 @@ def _track_limit() -> str:
     return current_app.config["RATELIMIT_TRACK"]
 
 
-def _calendar() -> WorkCalendar:
-    config = current_app.config
-    return WorkCalendar.from_iso(config.get("EXTRA_HOLIDAYS", ()), config.get("EXTRA_WORKDAYS", ()))
-
-
 def _public_notice(slug: str) -> Notice:
     # Only what the form needs: the notice's text and sections are large and not shown here.
     notice = db.session.scalar(
@@ -405,7 +400,9 @@ def receipt() -> Response:
             secret_groups=" ".join(data["secret"][i : i + 4] for i in range(0, 16, 4)),
             received_text=_local_text(received_at),
             reply_workdays=workdays,
-            reply_due=_date_text(_calendar().due_date(received_at, workdays)),
+            reply_due=_date_text(
+                WorkCalendar.from_config(current_app.config).due_date(received_at, workdays)
+            ),
         )
     response = make_response(render_template("intake/receipt.html", **context))
     response.headers["Cache-Control"] = "no-store"  # the secret must not sit in any cache

@@ -8,7 +8,7 @@ The date rules are pure; the digest functions import the database lazily.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 DeadlineState = Literal["overdue", "due_soon", "open"]
 DUE_SOON_WORKDAYS = 2  # "due soon": the reply is due within this many working days
-
-
-def calendar_from_config(config: Mapping[str, Any]) -> WorkCalendar:
-    return WorkCalendar.from_iso(config.get("EXTRA_HOLIDAYS", ()), config.get("EXTRA_WORKDAYS", ()))
 
 
 def due_dates(
@@ -119,7 +115,7 @@ def send_digests(
     from portal.triage.models import DigestSent
 
     today = today or local_today()
-    calendar = calendar or calendar_from_config(current_app.config)
+    calendar = calendar or WorkCalendar.from_config(current_app.config)
     sent: list[Digest] = []
     for digest in build_digests(today, calendar):
         already = db.session.scalar(

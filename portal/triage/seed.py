@@ -419,9 +419,7 @@ def seed_submissions(
         rng=rng,
         notice_id=notice.id,
         finding_ids=finding_ids,
-        calendar=WorkCalendar.from_iso(
-            config.get("EXTRA_HOLIDAYS", ()), config.get("EXTRA_WORKDAYS", ())
-        ),
+        calendar=WorkCalendar.from_config(config),
         now=datetime.now(UTC),
         next_ids=next_ids,
         code_base=rng.randrange(CODE_SPACE),

@@ -38,7 +38,7 @@ from portal.staff.auth import roles_required
 from portal.staff.models import User
 from portal.triage import actions, deadlines, duplicates, queue, workflow
 from portal.triage.models import SavedView
-from portal.workdays import local_date, local_today
+from portal.workdays import WorkCalendar, local_date, local_today
 
 bp = Blueprint("triage", __name__, url_prefix="/staff")
 
@@ -99,7 +99,7 @@ def queue_page() -> Any:
         return redirect(url_for("triage.queue"), code=303)
     today = local_today()
     result = queue.page(filters, user_id=current_user.id, today=today)
-    calendar = deadlines.calendar_from_config(current_app.config)
+    calendar = WorkCalendar.from_config(current_app.config)
     states = {
         s.id: deadlines.deadline_state(s.status, s.reply_due_on, today, calendar)
         for s in result.rows
@@ -242,7 +242,7 @@ def delete_view(view_id: int) -> Response:
 
 def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = None) -> Response:
     today = local_today()
-    calendar = deadlines.calendar_from_config(current_app.config)
+    calendar = WorkCalendar.from_config(current_app.config)
     original, merged = actions.duplicate_links(submission)
     near = duplicates.find_near_duplicates(submission)
     assignee = db.session.get(User, submission.assignee_id) if submission.assignee_id else None
