@@ -32,7 +32,6 @@ from portal.intake.service import (
     format_code,
     masked_contact,
     record_submission,
-    reveal_contact,
 )
 from portal.outbox.models import OutboxMessage
 from tests.fixtures.intake import MZ_EXE, gen_image, gen_pdf, gps_exif, stored_files
@@ -227,13 +226,18 @@ def test_contact_is_masked_in_lists_and_revealing_it_is_audited(app: Flask, noti
     masked = masked_contact(submission)
     assert (masked.name, masked.phone, masked.email) == ("李**", "138****1234", "z***@qq.com")
     assert "某路" not in masked.address
-    assert (
-        db.session.scalar(select(func.count()).where(Event.action == "submission.reveal_contact"))
-        == 0
+    assert db.session.scalar(select(func.count()).where(Event.action == "personal_data.view")) == 0
+    from portal.triage.actions import reveal_personal_data
+
+    shown = reveal_personal_data(submission, "回电核实", actor="user:1:a@b.cn")
+    db.session.commit()
+    assert (shown["contact_name"], shown["contact_phone"], shown["contact_email"]) == (
+        "李明",
+        "13812341234",
+        "zhang@qq.com",
     )
-    shown = reveal_contact(submission, actor="user:1:a@b.cn", reason="回电核实")
-    assert shown == contact
-    event = db.session.scalar(select(Event).where(Event.action == "submission.reveal_contact"))
+    assert shown["contact_address"] == "东莞市南城区某路1号"
+    event = db.session.scalar(select(Event).where(Event.action == "personal_data.view"))
     assert event.actor == "user:1:a@b.cn" and event.object_id == str(submission.id)
     assert "李明" not in json.dumps(event.details, ensure_ascii=False)
 

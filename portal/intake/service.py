@@ -553,27 +553,6 @@ def masked_contact(submission: Submission) -> Contact:
     )
 
 
-def reveal_contact(
-    submission: Submission, *, actor: str | None = None, reason: str | None = None
-) -> Contact:
-    """The full contact details for one staff member; the showing is an audit event (commits)."""
-    contact = Contact(
-        name=submission.contact_name,
-        phone=submission.contact_phone,
-        email=submission.email,
-        address=submission.contact_address,
-    )
-    audit.record(
-        "submission.reveal_contact",
-        object_type="submission",
-        object_id=submission.id,
-        details={"reason": reason} if reason else {},
-        actor=actor,
-    )
-    db.session.commit()
-    return contact
-
-
 # --- follow-ups ----------------------------------------------------------------------------
 
 
