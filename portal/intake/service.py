@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template
+from flask import abort, current_app, render_template
 from flask_babel import gettext as _
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -131,6 +131,14 @@ def find_by_code(code: str) -> Submission | None:
     if chars is None:
         return None
     return db.session.scalar(select(Submission).where(Submission.code == format_code(chars)))
+
+
+def find_by_code_or_404(code: str) -> Submission:
+    """For staff views: the submission with this receipt code, or a 404 page."""
+    submission = find_by_code(code)
+    if submission is None:
+        abort(404)
+    return submission
 
 
 def check_secret(submission: Submission | None, secret: str) -> bool:

@@ -67,6 +67,7 @@ from portal.intake.service import (
     Receipt,
     SubmissionRejected,
     find_by_code,
+    find_by_code_or_404,
     record_submission,
 )
 from portal.notices.models import Notice
@@ -299,13 +300,6 @@ def _window_text(notice: Notice | None) -> str | None:
             _("至%(date)s止", date=postal.chinese_date(postal.last_day(notice.feedback_closes_at)))
         )
     return "".join(parts) + _("（信件以邮戳日期为准）")
-
-
-def _submission_or_404(code: str) -> Submission:
-    submission = find_by_code(code)
-    if submission is None:
-        abort(404)
-    return submission
 
 
 def _audit_view(submission: Submission, reason: str, fields: list[str]) -> None:
@@ -766,7 +760,7 @@ def _letter_form(submission: Submission) -> LetterForm:
 @bp.route("/letters/<code>", methods=["GET", "POST"])
 @roles_required(*ROLES)
 def letter(code: str) -> Any:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     form = _letter_form(submission)
     _audit_view(submission, "打印答复信", ["contact_name", "contact_address"])
     db.session.commit()
@@ -776,7 +770,7 @@ def letter(code: str) -> Any:
 @bp.route("/letters/<code>/pdf", methods=["GET", "POST"])
 @roles_required(*ROLES)
 def letter_pdf(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     if not pdf_available():
         abort(501)
     form = _letter_form(submission)

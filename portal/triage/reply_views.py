@@ -27,20 +27,13 @@ from werkzeug.wrappers import Response
 from portal import audit
 from portal.extensions import db
 from portal.intake.models import Submission
-from portal.intake.service import find_by_code
+from portal.intake.service import find_by_code_or_404
 from portal.staff.auth import roles_required
 from portal.triage import replies
 from portal.triage.reply_models import Reply
 from portal.workdays import local_date, local_today
 
 bp = Blueprint("replies", __name__, url_prefix="/staff")
-
-
-def _submission_or_404(code: str) -> Submission:
-    submission = find_by_code(code)
-    if submission is None:
-        abort(404)
-    return submission
 
 
 def _reply_or_404(reply_id: int) -> Reply:
@@ -74,7 +67,7 @@ def panel_context(submission: Submission) -> dict[str, Any]:
 @bp.get("/submissions/<code>/reply")
 @roles_required(*replies.REPLIER_ROLES)
 def compose(code: str) -> str:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     draft = ""
     chosen = request.args.get("canned", "")
     if chosen.isdigit():
@@ -86,7 +79,7 @@ def compose(code: str) -> str:
 @bp.post("/submissions/<code>/reply")
 @roles_required(*replies.REPLIER_ROLES)
 def send(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     try:
         reply = replies.send_reply(
             submission,
@@ -110,7 +103,7 @@ def send(code: str) -> Response:
 @bp.get("/submissions/<code>/replies/<int:reply_id>/letter")
 @roles_required(*replies.REPLIER_ROLES)
 def letter(code: str, reply_id: int) -> Any:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     reply = _reply_or_404(reply_id)
     if reply.submission_id != submission.id:
         abort(404)

@@ -32,7 +32,7 @@ from portal.extensions import db
 from portal.intake.attachments import send_attachment_response
 from portal.intake.models import CHANNELS, Attachment, Submission
 from portal.intake.sanitize import clean_html
-from portal.intake.service import find_by_code
+from portal.intake.service import find_by_code, find_by_code_or_404
 from portal.notices.models import Finding, Notice
 from portal.staff.auth import roles_required
 from portal.staff.models import User
@@ -49,13 +49,6 @@ ACT_ROLES = ("triager",)  # admin passes every check
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _submission_or_404(code: str) -> Submission:
-    submission = find_by_code(code)
-    if submission is None:
-        abort(404)
-    return submission
 
 
 def _detail_url(submission: Submission) -> str:
@@ -278,13 +271,13 @@ def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = 
 @bp.get("/submissions/<code>")
 @roles_required(*READ_ROLES)
 def detail(code: str) -> Response:
-    return _render_detail(_submission_or_404(code))
+    return _render_detail(find_by_code_or_404(code))
 
 
 @bp.post("/submissions/<code>/personal-data")
 @roles_required(*ACT_ROLES)
 def reveal(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     try:
         shown = actions.reveal_personal_data(
             submission, request.form.get("reason") or "", actor=current_user.actor
@@ -299,7 +292,7 @@ def reveal(code: str) -> Response:
 @bp.get("/submissions/<code>/attachments/<int:attachment_id>")
 @roles_required(*ACT_ROLES)
 def attachment(code: str, attachment_id: int) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     item = db.session.get(Attachment, attachment_id)
     if item is None or item.submission_id != submission.id:
         abort(404)
@@ -320,7 +313,7 @@ def attachment(code: str, attachment_id: int) -> Response:
 @bp.post("/submissions/<code>/findings")
 @roles_required(*ACT_ROLES)
 def findings(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     finding = db.session.get(Finding, _int_or_400(request.form.get("finding")))
     if finding is None or finding.notice_id != submission.notice_id:
         abort(400)
@@ -349,7 +342,7 @@ def findings(code: str) -> Response:
 @bp.post("/submissions/<code>/notes")
 @roles_required(*ACT_ROLES)
 def notes(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     return _act(
         submission,
         lambda: actions.add_note(submission, request.form.get("body") or "", user=current_user),
@@ -360,7 +353,7 @@ def notes(code: str) -> Response:
 @bp.post("/submissions/<code>/assign")
 @roles_required(*ACT_ROLES)
 def assign(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     return _act(
         submission,
         lambda: actions.assign(
@@ -373,7 +366,7 @@ def assign(code: str) -> Response:
 @bp.post("/submissions/<code>/status")
 @roles_required(*ACT_ROLES)
 def status(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     return _act(
         submission,
         lambda: workflow.change_status(
@@ -389,7 +382,7 @@ def status(code: str) -> Response:
 @bp.post("/submissions/<code>/merge")
 @roles_required(*ACT_ROLES)
 def merge(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     original = find_by_code(request.form.get("original") or "")
     if original is None:
         flash(_("找不到该回执编号。"), "error")
@@ -411,7 +404,7 @@ def merge(code: str) -> Response:
 @bp.post("/submissions/<code>/refer")
 @roles_required(*ACT_ROLES)
 def refer(code: str) -> Response:
-    submission = _submission_or_404(code)
+    submission = find_by_code_or_404(code)
     form = request.form
     email_to = (form.get("email") or "").strip() or None
     if email_to and ("@" not in email_to or len(email_to) > 254 or not email_to.isprintable()):
