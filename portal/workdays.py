@@ -37,6 +37,13 @@ def to_local(moment: datetime) -> datetime:
     return as_utc(moment).astimezone(SHANGHAI)
 
 
+def local_to_utc(moment: datetime) -> datetime:
+    """A naive Asia/Shanghai wall-clock time (a form's datetime-local) as aware UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=SHANGHAI)
+    return moment.astimezone(UTC)
+
+
 def local_midnight_utc(day: date) -> datetime:
     """The UTC instant an Asia/Shanghai day begins (for received-date filters)."""
     return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)

@@ -21,7 +21,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.workdays import SHANGHAI, as_utc, local_date, local_today
+from portal.workdays import SHANGHAI, as_utc, local_date, local_to_utc, local_today
 
 STAFF_CHANNELS = ("letter", "phone", "visit", "box")
 CHANNEL_LABELS = {"letter": "信件", "phone": "电话", "visit": "来访", "box": "意见箱"}
@@ -89,13 +89,6 @@ def received_moment(received_on: date, now: datetime | None = None) -> datetime:
     if received_on >= local_date(now):
         return now
     return datetime.combine(received_on, OFFICE_OPENS, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-def local_to_utc(moment: datetime) -> datetime:
-    """A naive Asia/Shanghai wall-clock time (a form's datetime-local) as aware UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SHANGHAI)
-    return moment.astimezone(UTC)
 
 
 _POSTCODE_FIRST = re.compile(r"^\s*(\d{6})\s+(.+)$", re.S)

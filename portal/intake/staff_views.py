@@ -73,7 +73,7 @@ from portal.intake.service import (
 from portal.notices.models import Notice
 from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
-from portal.workdays import local_date, local_today, to_local, utcnow
+from portal.workdays import local_date, local_to_utc, local_today, to_local, utcnow
 
 bp = Blueprint("intake_staff", __name__, url_prefix="/staff/intake")
 
@@ -173,7 +173,7 @@ class StaffIntakeForm(FlaskForm):
         if self.channel.data == "letter" and postmark and received_on and postmark > received_on:
             fail(self.postmarked_on, _l("邮戳日期不能晚于收到日期。"))
         if self.channel.data == "phone" and self.called_at.data:
-            called = postal.local_to_utc(self.called_at.data)
+            called = local_to_utc(self.called_at.data)
             if called > utcnow():
                 fail(self.called_at, _l("来电时间不能晚于现在。"))
             elif self.received_on.data and local_date(called) != self.received_on.data:
@@ -213,7 +213,7 @@ class StaffIntakeForm(FlaskForm):
 
     def received_at(self) -> datetime:
         if self.channel.data == "phone" and self.called_at.data:
-            return postal.local_to_utc(self.called_at.data)
+            return local_to_utc(self.called_at.data)
         return postal.received_moment(self.received_on.data, utcnow())
 
     def channel_details(self) -> dict[str, Any]:
@@ -221,7 +221,7 @@ class StaffIntakeForm(FlaskForm):
         if self.channel.data == "phone":
             called = self.called_at.data
             details.update(
-                called_at=postal.local_to_utc(called).isoformat() if called else None,
+                called_at=local_to_utc(called).isoformat() if called else None,
                 duration_min=self.duration_min.data,
                 number=self.line.data or None,
             )

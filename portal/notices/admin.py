@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
@@ -33,23 +32,20 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from portal import audit
+from portal import audit, workdays
 from portal.extensions import db
 from portal.notices.models import FINDING_STATUSES, Finding, FindingStatusChange, Notice
 from portal.notices.parse import NoticeParseError, ParsedNotice, parse_notice
 from portal.notices.service import get_by_slug, import_notice, publish_notice, withdraw_notice
 from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
+from portal.workdays import local_to_utc
 
 bp = Blueprint("notice_admin", __name__, url_prefix="/staff/notices")
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{0,99}$"
 Page = str | Response | tuple[str, int]
-
-
-def shanghai() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
 
 
 # ------------------------------------------------------------------------------------ forms
@@ -145,18 +141,13 @@ def text_diff(old: str, new: str, *, context: int = 2) -> list[DiffLine]:
     return out
 
 
+# The window is typed and shown in Asia/Shanghai, the zone intake enforces it in.
 def to_utc(local: datetime | None) -> datetime | None:
-    if local is None:
-        return None
-    return local.replace(tzinfo=shanghai()).astimezone(UTC)
+    return None if local is None else local_to_utc(local)
 
 
 def to_local(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(shanghai())
+    return None if moment is None else workdays.to_local(moment)
 
 
 def feedback_form_url(notice: Notice) -> str:
@@ -255,7 +246,7 @@ def _show(notice: Notice, status: int = 200, **forms: Any) -> tuple[str, int]:
         opens=opens.replace(tzinfo=None) if opens else None,
         closes=closes.replace(tzinfo=None) if closes else None,
     )
-    today = datetime.now(shanghai()).date()
+    today = workdays.local_today()
     return render_template(
         "notices/admin_show.html",
         notice=notice,
@@ -405,7 +396,7 @@ def feedback_window(slug: str) -> Page:
             "slug": notice.slug,
             "opens": form.opens.data.isoformat() if form.opens.data else None,
             "closes": form.closes.data.isoformat() if form.closes.data else None,
-            "timezone": str(shanghai()),
+            "timezone": str(workdays.SHANGHAI),
         },
     )
     db.session.commit()
