@@ -153,3 +153,16 @@ def test_search_finds_exactly_the_texts_containing_the_term(
         assert _codes_for(term) == expected
         all_ids = set(db.session.scalars(select(Submission.id)))
         assert all_ids == set(ids)
+
+
+def test_replies_are_searched(app: Flask, docs: dict[str, int], make_user: Any) -> None:
+    from portal.triage.replies import send_reply
+
+    with app.app_context():
+        staff = make_user(role="triager")
+        submission = db.session.get(Submission, docs["car"])
+        send_reply(submission, body="经核查，车辆已收回并登记使用台账。", actor_user=staff)
+        db.session.commit()
+    with app.app_context():
+        assert _codes_for("使用台账") == {docs["car"]}
+        assert _codes_for("收回") == {docs["car"]}

@@ -11,7 +11,7 @@ def init_app(app: Flask) -> None:
     from portal.triage import (
         models,  # noqa: F401  (registers the tables)
         replies_feature,
-        search,
+        search,  # noqa: F401  (its ORM listeners keep the search index current)
     )
     from portal.triage.cli import triage_cli
     from portal.triage.views import bp
@@ -19,4 +19,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(triage_cli)
     replies_feature.init_app(app)  # replies, ledger, dashboard, suggest, dev seed
-    search.listen_for_replies()  # after the replies feature's models are imported

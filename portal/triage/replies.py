@@ -21,7 +21,7 @@ from portal.intake.sanitize import normalise_text
 from portal.notices.models import Finding, Notice
 from portal.outbox.models import OutboxMessage
 from portal.staff.models import User
-from portal.triage import search, workflow
+from portal.triage import workflow
 from portal.triage.anonymise import anonymise
 from portal.triage.reply_models import CannedReply, Reply
 
@@ -156,7 +156,6 @@ def send_reply(
         request_publication(reply, actor=actor_user.actor)
     if submission.status != "replied":
         workflow.change_status(submission, "replied", actor=actor_user.actor)
-    search.reindex(submission.id)
     _notice_page_changed(submission.notice_id)
     audit.record(
         "reply.send",

@@ -38,6 +38,7 @@ from sqlalchemy.sql.expression import TextClause
 from portal.extensions import db
 from portal.intake.models import FollowUp, Submission
 from portal.triage.models import SubmissionSearch
+from portal.triage.reply_models import Reply
 
 FTS_TABLE = "submission_search_fts"
 PG_INDEX = "ix_submission_search_text_trgm"
@@ -125,15 +126,6 @@ def build_text(subject: str | None, body: str | None, extra: Iterable[str | None
     return normalise("\n".join(p for p in parts if p))
 
 
-def _reply_table() -> Any:
-    """The replies feature's table (submission_id, body) when that feature is installed."""
-    try:
-        from portal.triage.reply_models import Reply  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return Reply.__table__
-
-
 def _text_for(connection: Connection, submission_id: int) -> str | None:
     row = connection.execute(
         select(Submission.subject, Submission.body).where(Submission.id == submission_id)
@@ -147,15 +139,11 @@ def _text_for(connection: Connection, submission_id: int) -> str | None:
             .order_by(FollowUp.at, FollowUp.id)
         )
     )
-    replies = _reply_table()
-    if replies is not None and "body" in replies.c:
-        extra += list(
-            connection.scalars(
-                select(replies.c.body)
-                .where(replies.c.submission_id == submission_id)
-                .order_by(replies.c.id)
-            )
+    extra += list(
+        connection.scalars(
+            select(Reply.body).where(Reply.submission_id == submission_id).order_by(Reply.id)
         )
+    )
     return build_text(row.subject, row.body, extra)
 
 
@@ -175,7 +163,6 @@ def rebuild_index(connection: Connection | None = None, batch: int = 5000) -> in
     """
     conn = connection if connection is not None else db.session.connection()
     conn.execute(delete(SubmissionSearch))
-    replies = _reply_table()
     last_id, done = 0, 0
     while True:
         rows = conn.execute(
@@ -193,12 +180,9 @@ def rebuild_index(connection: Connection | None = None, batch: int = 5000) -> in
         )
         for sid, body in conn.execute(follow_ups.order_by(FollowUp.at, FollowUp.id)):
             extra[sid].append(body)
-        if replies is not None and "body" in replies.c:
-            query = select(replies.c.submission_id, replies.c.body).where(
-                replies.c.submission_id.in_(ids)
-            )
-            for sid, body in conn.execute(query.order_by(replies.c.id)):
-                extra[sid].append(body)
+        replies = select(Reply.submission_id, Reply.body).where(Reply.submission_id.in_(ids))
+        for sid, body in conn.execute(replies.order_by(Reply.id)):
+            extra[sid].append(body)
         conn.execute(
             insert(SubmissionSearch),
             [
@@ -234,19 +218,15 @@ def _follow_up_changed(_mapper: Any, connection: Connection, target: FollowUp) -
         reindex(target.submission_id, connection)
 
 
-def listen_for_replies() -> None:
-    """Keep the index current on Reply rows too, once the replies feature is registered."""
-    try:
-        from portal.triage.reply_models import Reply  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    for name in ("after_insert", "after_update"):
-        if not event.contains(Reply, name, _reply_changed):
-            event.listen(Reply, name, _reply_changed)
+@event.listens_for(Reply, "after_insert")
+def _reply_inserted(_mapper: Any, connection: Connection, target: Reply) -> None:
+    reindex(target.submission_id, connection)
 
 
-def _reply_changed(_mapper: Any, connection: Connection, target: Any) -> None:
-    if getattr(target, "submission_id", None) is not None:
+@event.listens_for(Reply, "after_update")
+def _reply_updated(_mapper: Any, connection: Connection, target: Reply) -> None:
+    # Setting outbox_id or the publication state leaves the searchable text as it was.
+    if inspect(target).attrs.body.history.has_changes():
         reindex(target.submission_id, connection)
 
 
