@@ -73,6 +73,7 @@ from portal.intake.service import (
 from portal.notices.models import Notice
 from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
+from portal.triage.replies import replies_for
 from portal.workdays import local_date, local_to_utc, local_today, to_local, utcnow
 
 bp = Blueprint("intake_staff", __name__, url_prefix="/staff/intake")
@@ -707,23 +708,9 @@ def _record_row(
 
 
 def latest_reply_text(submission: Submission) -> str | None:
-    """The newest reply's text (a ``replies`` relation, else triage's replies_for), or None."""
-    replies = getattr(submission, "replies", None)
-    if replies is None:
-        try:  # the triage feature's plain function, when that feature is installed
-            from portal.triage.replies import replies_for
-        except ImportError:
-            return None
-        items = list(replies_for(submission))
-    elif hasattr(replies, "select"):  # a WriteOnlyMapped collection
-        items = list(db.session.scalars(replies.select()))
-    else:
-        items = list(replies)
-    items = [r for r in items if getattr(r, "body", None) or getattr(r, "text", None)]
-    if not items:
-        return None
-    latest = max(items, key=lambda r: r.id or 0)
-    return getattr(latest, "body", None) or getattr(latest, "text", None)
+    """The newest reply's text, to start a reply letter from, or None."""
+    written = [r for r in replies_for(submission) if r.body]  # oldest first
+    return written[-1].body if written else None
 
 
 def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from portal.notices.models import Finding, Notice
 from portal.staff.models import User
 from portal.triage import workflow
 from portal.triage.models import Assignment, DuplicateLink, Note, Referral, StatusChange
+from portal.triage.reply_models import Reply
 from portal.triage.routing import FindingDoc, Router
 from portal.workdays import as_utc, utcnow
 
@@ -473,17 +474,8 @@ def timeline(submission: Submission) -> list[TimelineEntry]:
 
 
 def _reply_entries(submission_id: int) -> list[TimelineEntry]:
-    try:
-        from portal.triage.reply_models import Reply  # type: ignore[import-not-found]
-    except ImportError:
-        return []
     rows = db.session.scalars(select(Reply).where(Reply.submission_id == submission_id))
-    return [
-        TimelineEntry(
-            getattr(r, "created_at", None) or utcnow(), "reply", _("答复"), getattr(r, "body", None)
-        )
-        for r in rows
-    ]
+    return [TimelineEntry(r.created_at, "reply", _("答复"), r.body) for r in rows]
 
 
 def _event_entries(submission_id: int) -> list[TimelineEntry]:

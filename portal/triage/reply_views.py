@@ -14,7 +14,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -24,14 +23,12 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal import audit
 from portal.extensions import db
 from portal.intake.models import Submission
 from portal.intake.service import find_by_code_or_404
 from portal.staff.auth import roles_required
 from portal.triage import replies
 from portal.triage.reply_models import Reply
-from portal.workdays import local_date, local_today
 
 bp = Blueprint("replies", __name__, url_prefix="/staff")
 
@@ -44,10 +41,7 @@ def _reply_or_404(reply_id: int) -> Reply:
 
 
 def _detail_url(submission: Submission) -> str:
-    """The queue engineer's detail page when it is registered, else our compose page."""
-    if "triage.detail" in current_app.view_functions:
-        return url_for("triage.detail", code=submission.code)
-    return url_for("replies.compose", code=submission.code)
+    return url_for("triage.detail", code=submission.code)
 
 
 def panel_context(submission: Submission) -> dict[str, Any]:
@@ -107,29 +101,9 @@ def letter(code: str, reply_id: int) -> Any:
     reply = _reply_or_404(reply_id)
     if reply.submission_id != submission.id:
         abort(404)
-    if "intake_staff.letter" in current_app.view_functions:
-        # The letters feature owns the letterhead layout and audits the address view; it
-        # starts from the newest reply, which staff can edit there before printing.
-        return redirect(url_for("intake_staff.letter", code=submission.code))
-    audit.record(
-        "personal_data.view",
-        object_type="submission",
-        object_id=submission.id,
-        details={
-            "code": submission.code,
-            "reason": "打印答复信",
-            "fields": ["contact_name", "contact_address"],
-        },
-    )
-    db.session.commit()
-    return render_template(
-        "triage/reply_letter.html",
-        submission=submission,
-        reply=reply,
-        office_name=current_app.config.get("OFFICE_NAME", ""),
-        received_on=local_date(submission.received_at),
-        today=local_today(),
-    )
+    # The letters feature owns the letterhead layout and audits the address view; it starts
+    # from the newest reply, which staff can edit there before printing.
+    return redirect(url_for("intake_staff.letter", code=submission.code))
 
 
 @bp.get("/replies/pending")
