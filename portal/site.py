@@ -160,7 +160,7 @@ def _handle_http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
     code = exc.code or 500
     if code < 400:  # routing redirects are HTTPExceptions too
         return exc
-    return render_error(code, getattr(exc, "portal_message", None))
+    return render_error(code)
 
 
 def _handle_csrf(exc: CSRFError) -> tuple[str, int]:

@@ -6,6 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_each_finding_links_to_feedback_for_that_finding(client, published_notic
     html = page(client, f"/notices/{published_notice}")
     links = re.findall(r'<a href="([^"]+)">对此问题提意见</a>', html)
     assert len(links) == 19
-    assert any(link.endswith("finding=7") or link.endswith("#contacts") for link in links)
+    assert links[6] == f"/notices/{published_notice}/feedback?finding=7"
 
 
 def test_index_lists_published_notices_newest_first(app, client, seed_text):
@@ -252,3 +253,24 @@ def test_public_statistics_catch_up_with_new_submissions_without_a_new_version(
 
     time.sleep(0.6)
     assert received_for_finding_14(client.get(url).get_data(as_text=True)) == "1"
+
+
+@pytest.mark.parametrize(
+    "source",
+    sorted((Path(__file__).parent / "data" / "notices").glob("*.txt")),
+    ids=lambda p: p.stem,
+)
+def test_every_finding_appears_once_on_the_page(app, client, source):
+    """A narrative section without subsections must not be taken for the findings section
+    (the categories were once rendered under both, with duplicate #finding-N anchors)."""
+    with app.app_context():
+        from portal.extensions import db
+
+        notice = import_notice(source.read_text(encoding="utf-8"), slug="other", publish=True)
+        numbers = [f.number for f in notice.notice.findings]
+        db.session.commit()
+    html = page(client, "/notices/other")
+    assert numbers
+    for number in numbers:
+        assert html.count(f'id="finding-{number}"') == 1, number
+    assert html.count('class="section section-findings"') == 1

@@ -68,6 +68,8 @@ class Section:
     title: str
     body: str
     subsections: list[Subsection]
+    # "narrative", "findings" (its subsections became the categories) or "plan".
+    kind: str = "narrative"
 
 
 @dataclass
@@ -671,12 +673,13 @@ def _assemble(
         if not block.has_findings():
             subsections = [_subsection(child) for child in block.children]
             if block.number or block.head or block.lines or subsections:
-                out_sections.append(Section(block.number, title, body, subsections))
+                kind = "plan" if block.is_plan else "narrative"
+                out_sections.append(Section(block.number, title, body, subsections, kind))
             if block.is_plan and not plan:
                 plan = subsections
             continue
         if block.number or block.head:
-            out_sections.append(Section(block.number, title, body, []))
+            out_sections.append(Section(block.number, title, body, [], "findings"))
         if block.findings:
             found = [_read_finding(draft, warnings) for draft in block.findings]
             categories.append(Category(block.number, title, found))

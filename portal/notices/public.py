@@ -32,7 +32,6 @@ from flask import (
 )
 from sqlalchemy import select
 from werkzeug.http import parse_date, parse_etags
-from werkzeug.routing import BuildError
 
 from portal.extensions import db, limiter
 from portal.notices.models import Notice
@@ -67,13 +66,10 @@ def clear_cache() -> None:
 
 
 def feedback_url(slug: str, number: int | None = None) -> str:
-    """Link to the feedback form for a finding; the contact block until the form exists."""
-    try:
-        if number is None:
-            return url_for("intake.feedback", slug=slug)
-        return url_for("intake.feedback", slug=slug, finding=number)
-    except BuildError:
-        return url_for("notices.show", slug=slug, _anchor="contacts")
+    """Link to the feedback form, with the finding preselected when given."""
+    if number is None:
+        return url_for("intake.feedback", slug=slug)
+    return url_for("intake.feedback", slug=slug, finding=number)
 
 
 def _current_row(slug: str) -> Any:

@@ -15,8 +15,6 @@ from portal.extensions import db
 from portal.notices.models import Category, Finding, Measure, Notice, NoticeRevision
 from portal.notices.parse import ParsedNotice, ParseWarning, parse_notice
 
-PLAN_TITLE = re.compile(r"下一步|工作计划|今后")
-
 
 @dataclass
 class ImportResult:
@@ -47,33 +45,18 @@ def get_by_slug(slug: str) -> Notice | None:
     return db.session.scalar(select(Notice).where(Notice.slug == slug))
 
 
-def _section_kind(section: Any, parsed: ParsedNotice) -> str:
-    kind = getattr(section, "kind", None)
-    if kind:
-        return kind
-    if PLAN_TITLE.search(section.title):
-        return "plan"
-    category_titles = {c.title for c in parsed.categories}
-    if parsed.categories and (
-        not section.subsections or {s.title for s in section.subsections} & category_titles
-    ):
-        return "findings"
-    return "narrative"
-
-
 def _sections_json(parsed: ParsedNotice) -> list[dict[str, Any]]:
     out = []
     for section in parsed.sections:
-        kind = _section_kind(section, parsed)
-        subsections = [] if kind == "findings" else section.subsections
         out.append(
             {
                 "number": section.number,
                 "title": section.title,
                 "body": section.body,
-                "kind": kind,
+                "kind": section.kind,
                 "subsections": [
-                    {"number": s.number, "title": s.title, "body": s.body} for s in subsections
+                    {"number": s.number, "title": s.title, "body": s.body}
+                    for s in section.subsections
                 ],
             }
         )

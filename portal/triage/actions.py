@@ -437,11 +437,10 @@ def timeline(submission: Submission) -> list[TimelineEntry]:
     for note in db.session.scalars(select(Note).where(Note.submission_id == sid)):
         entries.append(TimelineEntry(note.at, "note", _("内部备注"), note.body, note.author_name))
     for follow_up in db.session.scalars(select(FollowUp).where(FollowUp.submission_id == sid)):
-        kind = "reply" if getattr(follow_up, "kind", None) == "reply" else "follow_up"
-        title = (
-            _("答复") if kind == "reply" else _("补充（%(channel)s）", channel=follow_up.channel)
+        title = _("补充（%(channel)s）", channel=follow_up.channel)
+        entries.append(
+            TimelineEntry(follow_up.at, "follow_up", title, follow_up.body, follow_up.author)
         )
-        entries.append(TimelineEntry(follow_up.at, kind, title, follow_up.body, follow_up.author))
     assignments = list(
         db.session.scalars(select(Assignment).where(Assignment.submission_id == sid))
     )
