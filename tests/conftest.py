@@ -256,7 +256,6 @@ def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
-    monkeypatch.setattr(passwords, "_DUMMY_HASH", passwords._hasher.hash("dummy"))
 
 
 @pytest.fixture
