@@ -79,7 +79,7 @@ def make_app(database_url: str, instance: Path) -> object:
 
 
 def bench_ingest(label: str, database_url: str, messages: list[bytes]) -> float:
-    from portal.intake.mailbox import ingest
+    from portal.intake.mail.ingest import ingest
 
     with tempfile.TemporaryDirectory(prefix="bench-mail-") as instance:
         app = make_app(database_url, Path(instance))
@@ -105,7 +105,7 @@ def bench_ingest(label: str, database_url: str, messages: list[bytes]) -> float:
 def bench_imap(count: int) -> float:
     import shutil
 
-    from portal.intake.imap import fetch_once
+    from portal.intake.mail.imap import fetch_once
     from tests.fixtures.dovecot import Dovecot, dovecot_available
 
     if not dovecot_available():

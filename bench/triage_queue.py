@@ -118,9 +118,9 @@ def make_app(url: str, instance: Path) -> Any:
 
 
 def seed(n: int, batch: int) -> Any:
+    from portal.devtools.seed import seed_submissions
     from portal.extensions import db
     from portal.notices.service import import_notice
-    from portal.triage.seed import seed_submissions
 
     db.create_all()
     notice = import_notice(NOTICE.read_text(encoding="utf-8"), slug="bench", publish=True).notice
@@ -245,7 +245,7 @@ from bench.triage_queue import make_app
 from pathlib import Path
 app = make_app({url!r}, Path({instance!r}))
 with app.app_context():
-    from portal.triage.export import export_submissions
+    from portal.ledger.export import export_submissions
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     with open({target!r}, "wb") as out:

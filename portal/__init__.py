@@ -93,15 +93,21 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_features(app: Flask) -> None:
-    from portal import audit, intake, notices, outbox, site, staff, triage
+    """Every feature, lowest layer first (the layers: README.md, tests/test_layers.py)."""
+    from portal import audit, intake, ledger, notices, outbox, site, staff, triage
 
     site.init_app(app)
     audit.init_app(app)
-    notices.init_app(app)
-    staff.init_app(app)
-    intake.init_app(app)
     outbox.init_app(app)
+    staff.init_app(app)
+    notices.init_app(app)
+    intake.init_app(app)
     triage.init_app(app)
+    ledger.init_app(app)
+    if app.debug or app.testing:  # never in a production deployment
+        from portal import devtools
+
+        devtools.init_app(app)
 
 
 def _release_session(_exc: BaseException | None) -> None:

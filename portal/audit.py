@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from flask import Blueprint, Flask, current_app, has_request_context, render_template, request
+from flask import Flask, has_request_context, request
 from flask.cli import AppGroup
 from sqlalchemy import JSON, DateTime, Integer, String, insert, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
@@ -309,39 +309,5 @@ def find_events(filters: EventFilters, tz: str, limit: int = PAGE_SIZE) -> list[
     return list(db.session.scalars(query))
 
 
-def events_view() -> str:
-    filters = EventFilters.from_args(request.args)
-    events = find_events(filters, current_app.config["TIMEZONE"])
-    actions = db.session.scalars(select(Event.action).distinct().order_by(Event.action))
-    record("audit.view", details=filters.query_args())  # reading the log is itself logged
-    db.session.commit()
-    return render_template(
-        "staff/audit.html",
-        events=events,
-        filters=filters,
-        actions=list(actions),
-        verification=None,
-        next_args=filters.query_args(before=events[-1].seq) if len(events) == PAGE_SIZE else None,
-    )
-
-
-def verify_view() -> str:
-    filters = EventFilters()
-    return render_template(
-        "staff/audit.html",
-        events=[],
-        filters=filters,
-        actions=[],
-        verification=verify(),
-        next_args=None,
-    )
-
-
 def init_app(app: Flask) -> None:
-    from portal.staff.auth import roles_required  # staff depends on audit, not the reverse
-
     app.cli.add_command(audit_cli)
-    bp = Blueprint("audit", __name__, url_prefix="/staff/audit")
-    bp.add_url_rule("/", "events", roles_required("admin")(events_view))
-    bp.add_url_rule("/verify", "verify", roles_required("admin")(verify_view))
-    app.register_blueprint(bp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from datetime import date, datetime
 
 from flask import (
     Blueprint,
@@ -24,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header
 
 from portal.extensions import db
+from portal.workdays import to_local
 
 bp = Blueprint("site", __name__)
 
@@ -198,3 +200,19 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(InterfaceError, _handle_database_down)
     app.register_error_handler(OSError, _handle_storage_full)
     app.jinja_env.globals["html_lang"] = html_lang
+
+
+def datetime_text(moment: datetime) -> str:
+    """A moment as the reader reads it, in Asia/Shanghai (2024年2月2日 14:05)."""
+    local = to_local(moment)
+    return _(
+        "%(year)s年%(month)s月%(day)s日%(time)s",
+        year=local.year,
+        month=local.month,
+        day=local.day,
+        time=f"{local:%H:%M}",
+    )
+
+
+def date_text(day: date) -> str:
+    return _("%(year)s年%(month)s月%(day)s日", year=day.year, month=day.month, day=day.day)

@@ -155,7 +155,7 @@ def app(
     application = create_app(config)
     with application.app_context():
         _truncate_all()
-    from portal.notices.public import clear_cache
+    from portal.notices.public_views import clear_cache
 
     clear_cache()
     yield application

@@ -51,8 +51,8 @@ def ledger_dataset(app: Flask, slug: str, staff: User) -> Dataset:
     """Seven submissions with replies at known times (see the table above)."""
     from portal.intake.service import Contact, record_submission
     from portal.notices.models import Notice
+    from portal.triage.models import Reply
     from portal.triage.replies import send_reply
-    from portal.triage.reply_models import Reply
 
     plan = [
         ("A", [1], utc(3, 1, 2), "received", utc(3, 5, 2)),

@@ -174,7 +174,7 @@ def _asciify(value: Any, label: str) -> Any:
 def _asciify_notice_content(app: Flask) -> None:
     """Replace every Chinese value the notice import stored with ASCII (content stays content)."""
     from portal.notices import models
-    from portal.notices.public import clear_cache
+    from portal.notices.public_views import clear_cache
 
     with app.app_context():
         for mapper in _db.Model.registry.mappers:

@@ -12,8 +12,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.intake.imap import FetcherBusy, acquire_lock, fetch_once
-from portal.intake.mail_models import MailboxState
+from portal.intake.mail.imap import FetcherBusy, acquire_lock, fetch_once
+from portal.intake.mail.models import MailboxState
 from portal.intake.models import Submission
 from tests.fixtures.dovecot import Dovecot
 

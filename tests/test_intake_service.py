@@ -195,7 +195,7 @@ def test_contact_fields_are_not_readable_in_the_raw_row(app: Flask, notice: Any)
 
 
 def test_a_copied_database_without_the_key_file_reveals_nothing(app: Flask, notice: Any) -> None:
-    from portal.intake import crypto
+    from portal import personal_data as crypto
 
     receipt = record(notice, contact=Contact(name="赵六"), consent=True)
     crypto.clear_key_cache()

@@ -348,8 +348,8 @@ def test_a_confirmation_works_once_and_only_for_its_uploader(
 def test_a_row_the_door_refuses_rolls_back_the_rows_before_it(
     triager: FlaskClient, app: Flask
 ) -> None:
-    from portal.intake import postal
-    from portal.intake.staff_views import BulkRowRejected, import_rows
+    from portal.intake import offline as postal
+    from portal.intake.views import BulkRowRejected, import_rows
 
     good = postal.BulkRow(row=2, channel="letter", received_on=date(2024, 3, 5), body="第一封")
     also = postal.BulkRow(row=3, channel="box", received_on=date(2024, 3, 5), body="第二件")
@@ -468,7 +468,7 @@ def test_reply_letter_as_pdf(triager: FlaskClient, letter_code: str) -> None:
 def test_reply_text_comes_from_the_latest_reply_when_triage_wrote_one(
     triager: FlaskClient, letter_code: str, app: Flask
 ) -> None:
-    from portal.triage import reply_models
+    from portal.triage import models as reply_models
 
     with app.app_context():
         submission = _db.session.scalar(select(Submission))

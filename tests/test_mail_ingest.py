@@ -19,9 +19,9 @@ from sqlalchemy.exc import OperationalError
 
 from portal.extensions import db
 from portal.intake import attachments as files
-from portal.intake.mail import parse_message
-from portal.intake.mail_models import MailMessage
-from portal.intake.mailbox import LINE_RE, ingest
+from portal.intake.mail.ingest import LINE_RE, ingest
+from portal.intake.mail.models import MailMessage
+from portal.intake.mail.parse import parse_message
 from portal.intake.models import FollowUp, Submission
 from portal.intake.service import IncomingFile
 from portal.outbox.models import OutboxMessage
@@ -316,7 +316,7 @@ def test_database_failure_spools_and_exits_non_zero(
     def database_down(**_kw: Any) -> Any:
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr("portal.intake.mailbox.record_submission", database_down)
+    monkeypatch.setattr("portal.intake.mail.ingest.record_submission", database_down)
     result = run_ingest(runner, raw, tmp_path)
     assert result.exit_code == EX_TEMPFAIL  # the MTA keeps the message and retries
     assert not [line for line in result.stdout.splitlines() if LINE_RE.match(line)]

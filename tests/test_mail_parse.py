@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.intake.mail import (
+from portal.intake.mail.parse import (
     FORWARD_MARKER,
     ParsedMail,
     decode_bytes,

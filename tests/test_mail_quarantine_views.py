@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from portal.audit import Event
 from portal.extensions import db
-from portal.intake.mail_models import MailMessage
-from portal.intake.mailbox import ingest
+from portal.intake.mail.ingest import ingest
+from portal.intake.mail.models import MailMessage
 from portal.intake.models import Submission
 from tests.conftest import csrf_token_from
 from tests.fixtures.intake import MZ_EXE, gen_pdf

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from portal.intake import postal
+from portal.intake import offline as postal
 from tests.fixtures.intake import gen_csv, gen_sheet
 
 SH = ZoneInfo("Asia/Shanghai")

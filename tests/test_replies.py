@@ -14,8 +14,7 @@ from portal.extensions import db
 from portal.intake.models import Submission
 from portal.outbox.models import OutboxMessage
 from portal.triage.anonymise import anonymise
-from portal.triage.models import StatusChange
-from portal.triage.reply_models import Reply
+from portal.triage.models import Reply, StatusChange
 from tests.conftest import form_post
 
 PHONE = "13812345678"

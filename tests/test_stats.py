@@ -14,8 +14,8 @@ from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.triage import charts
-from portal.triage.stats import fold_finding_rows, fold_weeks, median_from_histogram
+from portal.ledger import charts
+from portal.ledger.stats import fold_finding_rows, fold_weeks, median_from_histogram
 from tests.test_export import Dataset, ledger_dataset
 
 SETTINGS = settings(max_examples=80, deadline=None)

@@ -1,42 +1,19 @@
-"""`flask submissions show|export`: one submission, or all of them (export: triage/export.py)."""
+"""`flask submissions show` (and `purge`, from retention; `export` is added by the ledger)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
-from typing import Any
 
 import click
 from flask.cli import AppGroup
 
-from portal.intake.models import Submission
+from portal.intake.contract import as_dict
+from portal.intake.retention import purge_command
 from portal.intake.service import find_by_code
-from portal.workdays import as_utc
 
 submissions_cli = AppGroup("submissions", help="Submissions from every channel.")
-
-
-def iso_utc(moment: datetime) -> str:
-    return as_utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def as_dict(submission: Submission) -> dict[str, Any]:
-    """The object `show --json` prints (a contract: DESIGN.md)."""
-    return {
-        "code": submission.code,
-        "channel": submission.channel,
-        "status": submission.status,
-        "subject": submission.subject,
-        "body": submission.body,
-        "sender_email": submission.sender_email,
-        "received_at": iso_utc(submission.received_at),
-        "findings": submission.finding_numbers,
-        "attachments": [
-            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
-            for a in submission.attachments
-        ],
-    }
+submissions_cli.add_command(purge_command)
 
 
 @submissions_cli.command("show")
@@ -61,47 +38,3 @@ def show_command(code: str, as_json: bool) -> None:
         click.echo(f"附件：{item['filename']} ({item['content_type']}, {item['size']} 字节)")
     click.echo("")
     click.echo(data["body"])
-
-
-@submissions_cli.command("export")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["json", "csv", "xlsx"]),
-    default="json",
-    show_default=True,
-)
-@click.option("--notice", "notice_slug", help="Only submissions on this notice (slug).")
-@click.option(
-    "--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Received on or after."
-)
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Received on or before.")
-@click.option(
-    "--output", type=click.Path(dir_okay=False, writable=True), help="File (default stdout)."
-)
-def export_command(
-    fmt: str,
-    notice_slug: str | None,
-    date_from: datetime | None,
-    date_to: datetime | None,
-    output: str | None,
-) -> None:
-    """Every submission whatever its status (held and spam included); dates are local days."""
-    from portal.triage.export import UnknownNotice, export_submissions
-
-    out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
-    try:
-        export_submissions(
-            fmt,  # type: ignore[arg-type]
-            out,
-            notice_slug=notice_slug,
-            date_from=date_from.date() if date_from else None,
-            date_to=date_to.date() if date_to else None,
-        )
-    except UnknownNotice as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    finally:
-        out.flush()
-        if output:
-            out.close()

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
@@ -18,6 +19,7 @@ from wtforms import BooleanField, Field, MultipleFileField, StringField, TextAre
 from wtforms.validators import Email, Length, Optional, ValidationError
 
 from portal.intake.sanitize import normalise_text
+from portal.intake.service import IncomingFile
 
 BODY_MIN = 10
 BODY_MAX = 5000
@@ -185,3 +187,19 @@ def apply_service_errors(
         else:
             unplaced.append(message)
     return unplaced
+
+
+def upload_limits() -> dict[str, int]:
+    """The upload limits the page states (from config, never hard-coded)."""
+    config = current_app.config
+    return {
+        "files": config["UPLOAD_MAX_FILES"],
+        "file_mb": config["UPLOAD_MAX_FILE_BYTES"] // (1024 * 1024),
+        "total_mb": config["UPLOAD_MAX_TOTAL_BYTES"] // (1024 * 1024),
+    }
+
+
+def incoming_files(files: list[Any]) -> list[IncomingFile]:
+    return [
+        IncomingFile(filename=f.filename, data=f.read(), content_type=f.mimetype) for f in files
+    ]

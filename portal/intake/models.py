@@ -27,8 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.intake.crypto import EncryptedText
 from portal.notices.models import Finding, Notice
+from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
 CHANNELS = ("web", "email", "letter", "phone", "visit", "box")

@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, delete, func, inspect, or_, select, update
 from portal import audit
 from portal.extensions import db
 from portal.intake import attachments as files
-from portal.intake.mail_models import MailMessage
+from portal.intake.mail.models import MailMessage
 from portal.intake.models import Attachment, FollowUp, Submission
 from portal.outbox.models import OutboxMessage
 

@@ -24,15 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import audit
 from portal.extensions import db
 from portal.intake import attachments as files
-from portal.intake import postal, receipts
-from portal.intake.crypto import (
-    blind_index,
-    derived_key,
-    mask_address,
-    mask_email,
-    mask_name,
-    mask_phone,
-)
+from portal.intake import offline, receipts
 from portal.intake.models import (
     CHANNELS,
     INITIAL_STATUSES,
@@ -42,6 +34,14 @@ from portal.intake.models import (
     SubmissionFinding,
 )
 from portal.notices.models import Finding, Notice
+from portal.personal_data import (
+    blind_index,
+    derived_key,
+    mask_address,
+    mask_email,
+    mask_name,
+    mask_phone,
+)
 from portal.workdays import WorkCalendar, as_utc, local_date, utcnow
 
 WEB_BODY_MIN = 10
@@ -133,6 +133,16 @@ def find_by_code(code: str) -> Submission | None:
     return db.session.scalar(select(Submission).where(Submission.code == format_code(chars)))
 
 
+def audit_personal_data_view(submission: Submission, reason: str, fields: list[str]) -> None:
+    """Seeing decrypted personal data is an event with a reason (caller commits)."""
+    audit.record(
+        "personal_data.view",
+        object_type="submission",
+        object_id=submission.id,
+        details={"code": submission.code, "reason": reason, "fields": fields},
+    )
+
+
 def find_by_code_or_404(code: str) -> Submission:
     """For staff views: the submission with this receipt code, or a 404 page."""
     submission = find_by_code(code)
@@ -157,7 +167,7 @@ def compute_late(
     """After the notice's feedback window; a letter counts by its postmark date (local)."""
     if notice is None or notice.feedback_closes_at is None:
         return False
-    return postal.is_late(as_utc(notice.feedback_closes_at), received_at, postmarked_on)
+    return offline.is_late(as_utc(notice.feedback_closes_at), received_at, postmarked_on)
 
 
 # --- validation ------------------------------------------------------------------------------

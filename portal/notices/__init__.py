@@ -7,9 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from portal.notices import models  # noqa: F401  (registers the tables)
-    from portal.notices.admin import bp as admin_bp
     from portal.notices.cli import notices_cli
-    from portal.notices.public import CachedPageMiddleware, bp
+    from portal.notices.public_views import CachedPageMiddleware, bp
+    from portal.notices.views import bp as admin_bp
 
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)

@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.intake.crypto import EncryptedText
+from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
 if TYPE_CHECKING:

@@ -8,11 +8,13 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Registers models, blueprints and CLI of this feature."""
     from portal.staff import models  # noqa: F401  (registers the tables)
+    from portal.staff.audit_views import bp as audit_bp
     from portal.staff.auth import init_auth
     from portal.staff.cli import users_cli
     from portal.staff.views import bp, nav_context
 
     init_auth(app)
     app.register_blueprint(bp)
+    app.register_blueprint(audit_bp)
     app.context_processor(nav_context)
     app.cli.add_command(users_cli)

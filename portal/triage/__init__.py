@@ -1,5 +1,5 @@
-"""Triage: the staff queue, a submission's detail, workflow, deadlines, replies, the ledger and
-statistics (see DESIGN.md)."""
+"""Triage: the staff queue, a submission's detail, workflow, deadlines, replies, the citizen's
+/track pages and the printed letters (see DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ def init_app(app: Flask) -> None:
     """Registers models, blueprints and CLI of this feature."""
     from portal.triage import (
         models,  # noqa: F401  (registers the tables)
-        replies_feature,
         search,  # noqa: F401  (its ORM listeners keep the search index current)
     )
     from portal.triage.cli import triage_cli
+    from portal.triage.letter_views import bp as letters_bp
+    from portal.triage.reply_views import bp as reply_bp
+    from portal.triage.reply_views import panel_context
+    from portal.triage.track_views import bp as track_bp
     from portal.triage.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(reply_bp)
+    app.register_blueprint(track_bp)
+    app.register_blueprint(letters_bp)
+    app.add_template_global(panel_context, "reply_panel_context")
     app.cli.add_command(triage_cli)
-    replies_feature.init_app(app)  # replies, ledger, dashboard, suggest, dev seed

@@ -18,14 +18,13 @@ from sqlalchemy import delete, select
 
 from portal import audit
 from portal.extensions import db
-from portal.intake.crypto import mask_address, mask_email, mask_name, mask_phone
 from portal.intake.models import FollowUp, Submission, SubmissionFinding
 from portal.intake.sanitize import normalise_text
 from portal.notices.models import Finding, Notice
+from portal.personal_data import mask_address, mask_email, mask_name, mask_phone
 from portal.staff.models import User
 from portal.triage import workflow
-from portal.triage.models import Assignment, DuplicateLink, Note, Referral, StatusChange
-from portal.triage.reply_models import Reply
+from portal.triage.models import Assignment, DuplicateLink, Note, Referral, Reply, StatusChange
 from portal.triage.routing import FindingDoc, Router
 from portal.workdays import as_utc, utcnow
 

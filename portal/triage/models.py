@@ -1,5 +1,5 @@
-"""Triage records: status history, internal notes, assignments, saved views, referrals,
-duplicate links and the search text of each submission.
+"""Triage records: replies and canned replies, status history, internal notes, assignments,
+saved views, referrals, duplicate links and the search text of each submission.
 
 Everything here is staff-only: nothing in these tables is ever shown on /track.
 """
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.intake.models import Submission
+from portal.notices.models import Finding
 from portal.workdays import utcnow
 
 
@@ -151,3 +152,63 @@ class DigestSent(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     outbox_id: Mapped[int | None] = mapped_column(Integer)
+
+
+# Replies: the office's answer, sent on the submitter's channel and always readable on
+# /track; an anonymised copy may appear on the notice page after an editor approves it
+# (public_state goes none -> pending -> approved | rejected).
+REPLY_CHANNELS = ("email", "letter", "track")  # track: readable on /track only
+PUBLIC_STATES = ("none", "pending", "approved", "rejected")
+
+
+class Reply(db.Model):
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    channel: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    # Publication on the notice page (anonymised; an editor approves first).
+    public_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    public_state: Mapped[str] = mapped_column(String(10), default="none", index=True)
+    public_finding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("findings.id", ondelete="SET NULL"), index=True
+    )
+    public_question: Mapped[str | None] = mapped_column(Text)  # the submission, anonymised
+    public_text: Mapped[str | None] = mapped_column(Text)  # the reply, anonymised
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+
+    submission: Mapped[Submission] = relationship()
+    public_finding: Mapped[Finding | None] = relationship()
+
+    @property
+    def at(self) -> datetime:
+        """When it was sent (the name /track templates use)."""
+        return self.created_at
+
+    def __repr__(self) -> str:
+        return f"<Reply {self.id} {self.channel} {self.public_state}>"
+
+
+class CannedReply(db.Model):
+    """A reusable reply text; finding_id None means it fits any submission."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("findings.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

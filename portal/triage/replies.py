@@ -23,7 +23,7 @@ from portal.outbox.models import OutboxMessage
 from portal.staff.models import User
 from portal.triage import workflow
 from portal.triage.anonymise import anonymise
-from portal.triage.reply_models import CannedReply, Reply
+from portal.triage.models import CannedReply, Reply
 
 BODY_MAX = 10_000
 SUBJECT_GIST = 30  # characters of the submission's subject or body in the reply's subject

@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     flash,
     redirect,
@@ -28,7 +27,7 @@ from portal.intake.models import Submission
 from portal.intake.service import find_by_code_or_404
 from portal.staff.auth import roles_required
 from portal.triage import replies
-from portal.triage.reply_models import Reply
+from portal.triage.models import Reply
 
 bp = Blueprint("replies", __name__, url_prefix="/staff")
 
@@ -103,7 +102,7 @@ def letter(code: str, reply_id: int) -> Any:
         abort(404)
     # The letters feature owns the letterhead layout and audits the address view; it starts
     # from the newest reply, which staff can edit there before printing.
-    return redirect(url_for("intake_staff.letter", code=submission.code))
+    return redirect(url_for("letters.letter", code=submission.code))
 
 
 @bp.get("/replies/pending")
@@ -144,8 +143,3 @@ def reject(reply_id: int) -> Response:
     db.session.commit()
     flash(f"已不予公开（{reply.submission.code}）。", "success")
     return redirect(url_for(".pending"), code=303)
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
-    app.add_template_global(panel_context, "reply_panel_context")

@@ -37,8 +37,7 @@ from sqlalchemy.sql.expression import TextClause
 
 from portal.extensions import db
 from portal.intake.models import FollowUp, Submission
-from portal.triage.models import SubmissionSearch
-from portal.triage.reply_models import Reply
+from portal.triage.models import Reply, SubmissionSearch
 
 FTS_TABLE = "submission_search_fts"
 PG_INDEX = "ix_submission_search_text_trgm"

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.intake.mail import ParsedMail, parse_message
+from portal.intake.mail.parse import ParsedMail, parse_message
 from portal.notices.parse import NoticeParseError, ParsedNotice, parse_notice
 
 pytestmark = [pytest.mark.faults]

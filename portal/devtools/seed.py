@@ -1,4 +1,4 @@
-"""`flask dev seed --submissions N`: many realistic submissions, fast, for demos and benchmarks.
+"""Many realistic submissions, fast, for demos and benchmarks.
 
 Bodies are Chinese sentences assembled from phrase banks; channels, statuses and dates (over
 the past year) follow plausible proportions; some submissions are linked to findings, have
@@ -12,26 +12,22 @@ from __future__ import annotations
 
 import json
 import random
-import time as clock
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import click
 from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import Connection, Table, func, select, text
 
 from portal.extensions import db
 from portal.intake import receipts
-from portal.intake.crypto import EncryptedText, derived_key
 from portal.intake.models import FollowUp, Submission, SubmissionFinding
 from portal.notices.models import Finding, Notice
+from portal.personal_data import EncryptedText, derived_key
 from portal.triage import search
 from portal.triage.actions import finding_docs
-from portal.triage.models import StatusChange, SubmissionSearch
-from portal.triage.reply_models import Reply
+from portal.triage.models import Reply, StatusChange, SubmissionSearch
 from portal.triage.routing import Router
 from portal.workdays import WorkCalendar, local_date
 
@@ -446,50 +442,3 @@ def seed_submissions(
             # SQLite never gathers them by itself).
             connection.execute(text("ANALYZE"))
     return done
-
-
-def _batches_done(total: int, started: float) -> Callable[[int], None]:
-    def report(done: int) -> None:
-        rate = done / max(clock.monotonic() - started, 1e-6)
-        click.echo(f"  {done}/{total} ({rate:,.0f} rows/s)", err=True)
-
-    return report
-
-
-def _notice_for(slug: str | None) -> Notice:
-    stmt = select(Notice)
-    stmt = (
-        stmt.where(Notice.slug == slug)
-        if slug
-        else stmt.order_by(Notice.state != "published", Notice.id.desc())
-    )
-    notice = db.session.scalars(stmt.limit(1)).first()
-    if notice is None:
-        raise click.ClickException(
-            f"没有名为 {slug} 的公示。" if slug else "还没有公示：请先 flask notices import。"
-        )
-    return notice
-
-
-@click.command("seed")
-@with_appcontext
-@click.option("--submissions", "n", type=click.IntRange(min=1), required=True, help="How many.")
-@click.option("--notice", "slug", help="Notice slug (default: the newest published notice).")
-@click.option("--seed", "seed", type=int, help="Random seed, for a repeatable data set.")
-@click.option("--batch-size", type=click.IntRange(min=100), default=10_000, show_default=True)
-def seed_command(n: int, slug: str | None, seed: int | None, batch_size: int) -> None:
-    """Insert N realistic fake submissions FAST (COPY / executemany).
-
-    Bypasses record_submission on purpose: no validation, no acknowledgement mail and no audit
-    event per row. For development and benchmarks only, never on a production database.
-    """
-    notice = _notice_for(slug)
-    started = clock.monotonic()
-    count = seed_submissions(
-        n,
-        notice,
-        batch_size=batch_size,
-        rng=random.Random(seed),
-        progress=_batches_done(n, started),
-    )
-    click.echo(f"seeded {count} submissions on {notice.slug} in {clock.monotonic() - started:.1f}s")

@@ -26,9 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal import audit
 from portal.extensions import db
 from portal.intake import attachments as files
-from portal.intake.crypto import blind_index
-from portal.intake.mail import ParsedMail, find_receipt_code, parse_message
-from portal.intake.mail_models import MailMessage
+from portal.intake.mail.models import MailMessage
+from portal.intake.mail.parse import ParsedMail, find_receipt_code, parse_message
 from portal.intake.models import Submission
 from portal.intake.service import (
     DuplicateSubmission,
@@ -40,6 +39,7 @@ from portal.intake.service import (
 )
 from portal.notices.models import Notice
 from portal.outbox.models import OutboxMessage
+from portal.personal_data import blind_index
 
 KINDS = ("recorded", "threaded", "duplicate", "ignored", "quarantined")
 CODE_RE = r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}"
@@ -394,7 +394,7 @@ def _rollback() -> None:
 
 
 def _quarantine_or_spool(raw: bytes, source: str, reason: str) -> IngestOutcome:
-    from portal.intake.mail import ParsedMail as _Parsed
+    from portal.intake.mail.parse import ParsedMail as _Parsed
 
     parsed = _Parsed(dedupe_key="sha256:" + hashlib.sha256(raw).hexdigest())
     try:

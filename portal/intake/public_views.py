@@ -1,4 +1,4 @@
-"""Public web intake: the feedback form, the receipt page and /track.
+"""Public web intake: the feedback form and the receipt page (/track lives in triage).
 
 The views are thin: they check the form, the captcha and the honeypot, then hand everything to
 ``record_submission`` / ``add_follow_up`` (the one door) and show what came back.
@@ -17,7 +17,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    flash,
     g,
     make_response,
     redirect,
@@ -37,23 +36,17 @@ from portal.extensions import db, limiter
 from portal.intake import captcha
 from portal.intake.forms import (
     FeedbackForm,
-    FollowUpForm,
-    TrackForm,
     apply_service_errors,
+    incoming_files,
     normalise_phone,
+    upload_limits,
 )
-from portal.intake.models import FollowUp, Submission
 from portal.intake.service import (
     Contact,
-    IncomingFile,
     SubmissionRejected,
-    add_follow_up,
-    check_secret,
-    find_by_code,
     record_submission,
 )
 from portal.notices.models import Notice
-from portal.triage.replies import replies_for
 from portal.workdays import WorkCalendar, to_local, utcnow
 
 bp = Blueprint("intake", __name__)
@@ -62,23 +55,8 @@ FEEDBACK_FIELDS = (
     "body", "findings", "contact_name", "contact_phone", "contact_email", "anonymous",
     "consent", "attachments",
 )  # fmt: skip
-TRACK_SECONDS = 30 * 60  # how long a code + secret check keeps /track open in this browser
 RECEIPT_KEY = "intake.receipt"
-TRACK_KEY = "intake.track"
 CAPTCHA_SCRIPT = "https://js.hcaptcha.com/1/api.js?hl=zh-CN"
-
-# What the submitter reads on /track. Spam looks like "received": a bot learns nothing.
-PUBLIC_STATUS = {
-    "received": _l("已收到，等待处理"),
-    "held": _l("已收到，等待工作人员核验"),
-    "spam": _l("已收到，等待处理"),
-    "triaged": _l("已受理，正在分办"),
-    "in_progress": _l("办理中"),
-    "replied": _l("已答复"),
-    "closed": _l("已办结"),
-    "duplicate": _l("已与相同内容的意见合并办理"),
-    "referred": _l("已转交有关部门办理"),
-}
 
 
 @bp.record_once
@@ -164,27 +142,15 @@ def _window_closed_message(notice: Notice | NoticeMeta, now: datetime) -> str | 
     """Why the feedback window is shut right now (dates in Asia/Shanghai), or None if open."""
     opens, closes = notice.feedback_opens_at, notice.feedback_closes_at
     if opens is not None and now < to_local(opens):
-        return _("本公示的意见征集将于%(when)s开始，届时欢迎提出意见。", when=_local_text(opens))
+        return _(
+            "本公示的意见征集将于%(when)s开始，届时欢迎提出意见。", when=site.datetime_text(opens)
+        )
     if closes is not None and now >= to_local(closes):
         return _(
-            "本公示的意见征集已于%(when)s截止，网上表单不再接收意见。", when=_local_text(closes)
+            "本公示的意见征集已于%(when)s截止，网上表单不再接收意见。",
+            when=site.datetime_text(closes),
         )
     return None
-
-
-def _local_text(moment: datetime) -> str:
-    local = to_local(moment)
-    return _(
-        "%(year)s年%(month)s月%(day)s日%(time)s",
-        year=local.year,
-        month=local.month,
-        day=local.day,
-        time=f"{local:%H:%M}",
-    )
-
-
-def _date_text(day: Any) -> str:
-    return _("%(year)s年%(month)s月%(day)s日", year=day.year, month=day.month, day=day.day)
 
 
 @dataclass(frozen=True)
@@ -258,7 +224,7 @@ def _render_form(
             captcha_script=CAPTCHA_SCRIPT,
             retention_days=current_app.config["RETENTION_DAYS"],
             reply_workdays=current_app.config["REPLY_WITHIN_WORKDAYS"],
-            limits=_upload_limits(),
+            limits=upload_limits(),
             **extra,
         ),
         status,
@@ -291,21 +257,6 @@ def _blank_form(notice: Notice | NoticeMeta, form: FeedbackForm, preselected: in
     if settings.enabled:
         g.csp = site.CSP_WITH_CAPTCHA
     return parts[0] + token + parts[1], 200
-
-
-def _upload_limits() -> dict[str, int]:
-    config = current_app.config
-    return {
-        "files": config["UPLOAD_MAX_FILES"],
-        "file_mb": config["UPLOAD_MAX_FILE_BYTES"] // (1024 * 1024),
-        "total_mb": config["UPLOAD_MAX_TOTAL_BYTES"] // (1024 * 1024),
-    }
-
-
-def _incoming_files(files: list[Any]) -> list[IncomingFile]:
-    return [
-        IncomingFile(filename=f.filename, data=f.read(), content_type=f.mimetype) for f in files
-    ]
 
 
 def _contact(form: FeedbackForm) -> Contact | None:
@@ -368,7 +319,7 @@ def feedback(slug: str) -> Any:
             contact=contact,
             anonymous=bool(form.anonymous.data),
             consent=bool(form.consent.data) and contact is not None,
-            attachments=_incoming_files(form.uploaded_files()),
+            attachments=incoming_files(form.uploaded_files()),
             received_at=received_at,
             status=status,
             hold_reason=hold_reason,
@@ -398,105 +349,12 @@ def receipt() -> Response:
         workdays = current_app.config["REPLY_WITHIN_WORKDAYS"]
         context.update(
             secret_groups=" ".join(data["secret"][i : i + 4] for i in range(0, 16, 4)),
-            received_text=_local_text(received_at),
+            received_text=site.datetime_text(received_at),
             reply_workdays=workdays,
-            reply_due=_date_text(
+            reply_due=site.date_text(
                 WorkCalendar.from_config(current_app.config).due_date(received_at, workdays)
             ),
         )
     response = make_response(render_template("intake/receipt.html", **context))
     response.headers["Cache-Control"] = "no-store"  # the secret must not sit in any cache
     return response
-
-
-def _tracked_submission() -> Submission | None:
-    """The submission this browser proved it may see, while the 30 minutes last."""
-    state = session.get(TRACK_KEY)
-    if not state or state.get("until", 0) < time.time():
-        session.pop(TRACK_KEY, None)
-        return None
-    return db.session.get(Submission, state["id"])
-
-
-def _follow_ups(submission: Submission) -> list[FollowUp]:
-    return list(
-        db.session.scalars(
-            select(FollowUp).where(FollowUp.submission_id == submission.id).order_by(FollowUp.at)
-        )
-    )
-
-
-@bp.route("/track", methods=["GET", "POST"])
-@limiter.limit(_track_limit, methods=["POST"])
-def track() -> Any:
-    form = TrackForm()
-    if request.method == "POST" and form.validate():
-        submission = find_by_code(form.code.data)
-        if submission is not None and check_secret(submission, form.secret.data):
-            session[TRACK_KEY] = {"id": submission.id, "until": time.time() + TRACK_SECONDS}
-            return redirect(url_for(".track_status"), code=303)
-        # One message for both cases: the page must not reveal which codes exist.
-        form.secret.errors = [_("回执编号或查询密码不正确，请核对后重试。")]
-    status = 422 if request.method == "POST" else 200
-    return render_template("intake/track.html", form=form), status
-
-
-def _render_status(submission: Submission, form: FollowUpForm, status: int = 200) -> Any:
-    follow_ups = _follow_ups(submission)
-    return (
-        render_template(
-            "intake/track_status.html",
-            submission=submission,
-            status_text=str(PUBLIC_STATUS.get(submission.status, _l("办理中"))),
-            received_text=_local_text(submission.received_at),
-            replies=replies_for(submission),
-            additions=[f for f in follow_ups if f.author == "submitter"],
-            local_text=_local_text,
-            form=form,
-            limits=_upload_limits(),
-        ),
-        status,
-    )
-
-
-@bp.get("/track/status")
-def track_status() -> Any:
-    submission = _tracked_submission()
-    if submission is None:
-        flash(_("查询已超时或尚未验证，请重新输入回执编号和查询密码。"), "error")
-        return redirect(url_for(".track"), code=303)
-    response = make_response(_render_status(submission, FollowUpForm()))
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.post("/track/follow-up")
-@limiter.limit(_submit_limit)
-def track_follow_up() -> Any:
-    submission = _tracked_submission()
-    if submission is None:
-        flash(_("查询已超时，请重新输入回执编号和查询密码后再补充。"), "error")
-        return redirect(url_for(".track"), code=303)
-    form = FollowUpForm()
-    if not form.validate():
-        return _render_status(submission, form, 422)
-    try:
-        add_follow_up(
-            submission,
-            body=form.body.data or "",
-            channel="web",
-            attachments=_incoming_files(form.uploaded_files()),
-            author="submitter",
-        )
-    except SubmissionRejected as exc:
-        unplaced = apply_service_errors(form, exc.errors, ("body", "attachments"))
-        form.body.errors = [*form.body.errors, *unplaced]
-        return _render_status(submission, form, 422)
-    flash(_("补充内容已收到，工作人员会一并处理。"), "success")
-    return redirect(url_for(".track_status"), code=303)
-
-
-@bp.post("/track/end")
-def track_end() -> Response:
-    session.pop(TRACK_KEY, None)
-    return redirect(url_for(".track"), code=303)

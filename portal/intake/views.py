@@ -2,9 +2,8 @@
 
 /staff/intake/new      one item typed from a letter, a call, a visit or the suggestion box
 /staff/intake/bulk     a day's letters from CSV/XLSX: preview, then all-or-nothing import
-/staff/intake/letters  a printable A4 reply letter (and a PDF when WeasyPrint is installed)
-/staff/intake/labels   an A4 sheet of address labels for a batch of replies
-Views stay thin: rules live in postal.py, recording in service.record_submission.
+(The printed reply letters and address labels read replies: triage/letter_views.py.)
+Views stay thin: rules live in offline.py, recording in service.record_submission.
 """
 
 from __future__ import annotations
@@ -55,32 +54,29 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 
 from portal import audit
 from portal.extensions import db
-from portal.intake import postal
-from portal.intake.attachments import send_attachment_response
-from portal.intake.crypto import derived_key
+from portal.intake import offline
+from portal.intake.attachments import content_disposition, send_attachment_response
 from portal.intake.forms import FindingsField, apply_service_errors, normalise_phone
-from portal.intake.models import Attachment, Submission
+from portal.intake.models import Attachment
 from portal.intake.service import (
     Contact,
     DuplicateSubmission,
     IncomingFile,
     Receipt,
     SubmissionRejected,
+    audit_personal_data_view,
     find_by_code,
-    find_by_code_or_404,
     record_submission,
 )
 from portal.notices.models import Notice
-from portal.printing import pdf_available, render_pdf
+from portal.personal_data import derived_key
 from portal.staff.auth import roles_required
-from portal.triage.replies import replies_for
 from portal.workdays import local_date, local_to_utc, local_today, to_local, utcnow
 
 bp = Blueprint("intake_staff", __name__, url_prefix="/staff/intake")
 
 ROLES = ("triager",)  # admin always passes
 RECEIPT_KEY = "intake_staff.receipt"
-LABELS_PER_SHEET = 14  # 2 x 7, the common 99.1 x 38.1 mm label sheet
 SERVICE_FIELDS = (
     "body", "subject", "findings", "contact_name", "contact_phone", "contact_email",
     "contact_address", "anonymous", "consent", "attachments",
@@ -118,7 +114,7 @@ class StaffIntakeForm(FlaskForm):
     notice = HiddenField()
     channel = RadioField(
         _l("渠道"),
-        choices=[SelectChoice(value, label) for value, label in postal.CHANNEL_LABELS.items()],
+        choices=[SelectChoice(value, label) for value, label in offline.CHANNEL_LABELS.items()],
         default="letter",
         validators=[InputRequired(_l("请选择渠道。"))],
     )
@@ -133,21 +129,21 @@ class StaffIntakeForm(FlaskForm):
     )
     contact_postcode = StringField(_l("邮编"), filters=[_stripped])
     contact_address = StringField(
-        _l("地址"), filters=[_stripped], validators=[Length(max=postal.ADDRESS_MAX)]
+        _l("地址"), filters=[_stripped], validators=[Length(max=offline.ADDRESS_MAX)]
     )
     anonymous = BooleanField(_l("来信人/来电人要求匿名（不登记任何联系方式）"))
     consent = BooleanField(_l("对方同意我办用所留联系方式答复（信中留有回信地址视为同意）"))
     subject = StringField(_l("标题"), filters=[_stripped], validators=[Length(max=300)])
     body = TextAreaField(
         _l("内容（信件转录或通话、来访摘要）"),
-        validators=[Length(max=postal.BODY_MAX, message=_l("内容过长。"))],
+        validators=[Length(max=offline.BODY_MAX, message=_l("内容过长。"))],
     )
     findings = FindingsField(_l("涉及的问题"), default=list)
     attachments = MultipleFileField(_l("扫描件（PDF或图片，可多个）"))
     called_at = DateTimeLocalField(_l("来电时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     duration_min = IntegerField(
         _l("通话时长（分钟）"),
-        validators=[Optional(), NumberRange(0, postal.DURATION_MAX, _l("时长应为0到1440分钟。"))],
+        validators=[Optional(), NumberRange(0, offline.DURATION_MAX, _l("时长应为0到1440分钟。"))],
     )
     line = StringField(_l("接听号码（我办电话）"), filters=[_stripped], validators=[Length(max=40)])
     received_by = StringField(_l("接待人"), filters=[_stripped], validators=[Length(max=100)])
@@ -209,13 +205,13 @@ class StaffIntakeForm(FlaskForm):
             name=self.contact_name.data or None,
             phone=normalise_phone(phone) if phone else None,
             email=self.contact_email.data or None,
-            address=postal.join_address(self.contact_postcode.data, self.contact_address.data),
+            address=offline.join_address(self.contact_postcode.data, self.contact_address.data),
         )
 
     def received_at(self) -> datetime:
         if self.channel.data == "phone" and self.called_at.data:
             return local_to_utc(self.called_at.data)
-        return postal.received_moment(self.received_on.data, utcnow())
+        return offline.received_moment(self.received_on.data, utcnow())
 
     def channel_details(self) -> dict[str, Any]:
         details: dict[str, Any] = {"entered_by": "staff_form"}
@@ -243,14 +239,6 @@ class BulkConfirmForm(FlaskForm):
     notice = HiddenField()
     filename = HiddenField()
     token = HiddenField()  # names the uploaded file, kept encrypted until confirmed (see below)
-
-
-class LetterForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET-able preview form: it changes nothing
-
-    reply = TextAreaField(_l("答复内容"), validators=[Length(max=20_000)])
-    letter_date = DateField(_l("落款日期"), validators=[Optional()])
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -294,33 +282,29 @@ def _window_text(notice: Notice | None) -> str | None:
     parts = []
     if notice.feedback_opens_at is not None:
         parts.append(
-            _("自%(date)s起", date=postal.chinese_date(postal.first_day(notice.feedback_opens_at)))
+            _(
+                "自%(date)s起",
+                date=offline.chinese_date(offline.first_day(notice.feedback_opens_at)),
+            )
         )
     if notice.feedback_closes_at is not None:
         parts.append(
-            _("至%(date)s止", date=postal.chinese_date(postal.last_day(notice.feedback_closes_at)))
+            _(
+                "至%(date)s止",
+                date=offline.chinese_date(offline.last_day(notice.feedback_closes_at)),
+            )
         )
     return "".join(parts) + _("（信件以邮戳日期为准）")
-
-
-def _audit_view(submission: Submission, reason: str, fields: list[str]) -> None:
-    """Seeing decrypted personal data is an event with a reason (caller commits)."""
-    audit.record(
-        "personal_data.view",
-        object_type="submission",
-        object_id=submission.id,
-        details={"code": submission.code, "reason": reason, "fields": fields},
-    )
 
 
 def _late_note(notice: Notice | None, received_at: datetime, postmark: date | None) -> str | None:
     if notice is None:
         return None
     opens, closes = notice.feedback_opens_at, notice.feedback_closes_at
-    if postal.is_on_time(opens, closes, received_at, postmark):
+    if offline.is_on_time(opens, closes, received_at, postmark):
         return None
     basis = _("邮戳日期") if postmark else _("收到时间")
-    if postal.is_late(closes, received_at, postmark):
+    if offline.is_late(closes, received_at, postmark):
         return _(
             "按%(basis)s，此件晚于意见征集截止时间，已标记为逾期；仍照常登记办理。", basis=basis
         )
@@ -391,7 +375,7 @@ def new() -> Any:
             ],
             received_at=received_at,
             postmarked_on=postmark,
-            late=postal.is_late(
+            late=offline.is_late(
                 notice.feedback_closes_at if notice else None, received_at, postmark
             ),
             channel_details=form.channel_details(),
@@ -421,7 +405,7 @@ def receipt() -> Any:
         receipt=data,
         submission=submission,
         secret_groups=_secret_groups(data["secret"]) if data else None,
-        channel_label=postal.CHANNEL_LABELS.get(data["channel"], "") if data else "",
+        channel_label=offline.CHANNEL_LABELS.get(data["channel"], "") if data else "",
     )
 
 
@@ -436,7 +420,7 @@ def attachment(attachment_id: int) -> Response:
     if item is None:
         abort(404)
     # Scans may show ID cards or medical records: opening one is a personal-data view.
-    _audit_view(item.submission, "查看扫描件/附件", [f"attachment:{item.id}"])
+    audit_personal_data_view(item.submission, "查看扫描件/附件", [f"attachment:{item.id}"])
     db.session.commit()
     try:
         return send_attachment_response(item)
@@ -469,8 +453,8 @@ def _render_bulk(
             form=form,
             notice=notice,
             notices=notices,
-            columns=postal.COLUMNS,
-            max_rows=postal.MAX_BULK_ROWS,
+            columns=offline.COLUMNS,
+            max_rows=offline.MAX_BULK_ROWS,
             **extra,
         ),
         status,
@@ -480,35 +464,33 @@ def _render_bulk(
 @bp.get("/bulk/template.csv")
 @roles_required(*ROLES)
 def bulk_template_csv() -> Response:
-    return _download(postal.template_csv(), "text/csv; charset=utf-8", "意见登记模板.csv")
+    return _download(offline.template_csv(), "text/csv; charset=utf-8", "意见登记模板.csv")
 
 
 @bp.get("/bulk/template.xlsx")
 @roles_required(*ROLES)
 def bulk_template_xlsx() -> Response:
     mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return _download(postal.template_xlsx(), mimetype, "意见登记模板.xlsx")
+    return _download(offline.template_xlsx(), mimetype, "意见登记模板.xlsx")
 
 
 def _download(data: bytes, mimetype: str, filename: str) -> Response:
-    from portal.intake.attachments import content_disposition
-
     response = make_response(data)
     response.mimetype = mimetype
     response.headers["Content-Disposition"] = content_disposition(filename)
     return response
 
 
-def _preview(data: bytes, filename: str, notice: Notice | None) -> postal.BulkPreview:
-    preview = postal.parse_bulk(data, filename)
+def _preview(data: bytes, filename: str, notice: Notice | None) -> offline.BulkPreview:
+    preview = offline.parse_bulk(data, filename)
     known = {f.number for f in notice.findings if f.active} if notice else set()
-    postal.check_findings(preview, known)
+    offline.check_findings(preview, known)
     preview.errors.sort(key=lambda e: (e.row, e.column))
     return preview
 
 
 def _render_preview(
-    preview: postal.BulkPreview,
+    preview: offline.BulkPreview,
     data: bytes,
     filename: str,
     notice: Notice | None,
@@ -630,13 +612,13 @@ def bulk_confirm() -> Any:
 
 
 class BulkRowRejected(Exception):
-    def __init__(self, errors: list[postal.RowError]) -> None:
+    def __init__(self, errors: list[offline.RowError]) -> None:
         super().__init__("; ".join(e.text for e in errors))
         self.errors = errors
 
 
 def import_rows(
-    rows: list[postal.BulkRow], notice: Notice | None, digest: str, filename: str
+    rows: list[offline.BulkRow], notice: Notice | None, digest: str, filename: str
 ) -> list[Receipt]:
     """Record every row through the one door in ONE transaction: all rows or none.
 
@@ -662,9 +644,9 @@ def import_rows(
 
 
 def _record_row(
-    row: postal.BulkRow, notice: Notice | None, closes: datetime | None, digest: str
+    row: offline.BulkRow, notice: Notice | None, closes: datetime | None, digest: str
 ) -> Receipt:
-    received_at = row.called_at or postal.received_moment(row.received_on, utcnow())
+    received_at = row.called_at or offline.received_moment(row.received_on, utcnow())
     postmark = row.postmarked_on if row.channel == "letter" else None
     contact = None
     if row.has_contact and not row.anonymous:
@@ -687,7 +669,7 @@ def _record_row(
             consent=contact is not None and row.consent,
             received_at=received_at,
             postmarked_on=postmark,
-            late=postal.is_late(closes, received_at, postmark),
+            late=offline.is_late(closes, received_at, postmark),
             channel_details=row.channel_details(),
             dedupe_key=f"bulk:{digest[:40]}:{row.row}",
             commit=False,
@@ -695,129 +677,18 @@ def _record_row(
     except SubmissionRejected as exc:
         raise BulkRowRejected(
             [
-                postal.RowError(row.row, SERVICE_COLUMNS.get(name, name), message)
+                offline.RowError(row.row, SERVICE_COLUMNS.get(name, name), message)
                 for name, message in exc.errors.items()
             ]
         ) from exc
     except DuplicateSubmission as exc:
         message = _("此文件已经导入过（该行登记为回执%(code)s），本次未重复导入。", code=exc.code)
-        raise BulkRowRejected([postal.RowError(row.row, "", message)]) from exc
-
-
-# --- reply letters and labels -----------------------------------------------------------------
-
-
-def latest_reply_text(submission: Submission) -> str | None:
-    """The newest reply's text, to start a reply letter from, or None."""
-    written = [r for r in replies_for(submission) if r.body]  # oldest first
-    return written[-1].body if written else None
-
-
-def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:
-    config = current_app.config
-    notice = submission.notice
-    postcode, address = postal.split_address(submission.contact_address)
-    reply = (form.reply.data or "").strip() or latest_reply_text(submission) or ""
-    letter_date = form.letter_date.data or local_today()
-    return {
-        "submission": submission,
-        "form": form,
-        "office_name": config.get("OFFICE_NAME", ""),
-        # Config first; else the address the notice gave the public for letters.
-        "office_address": config.get("OFFICE_ADDRESS") or getattr(notice, "contact_address", ""),
-        "office_postcode": config.get("OFFICE_POSTCODE") or getattr(notice, "contact_postcode", ""),
-        "recipient_name": submission.contact_name,
-        "recipient_address": address,
-        "recipient_postcode": postcode,
-        "paragraphs": [p.strip() for p in reply.splitlines() if p.strip()],
-        "received_text": postal.chinese_date(local_date(submission.received_at)),
-        "channel_label": postal.CHANNEL_LABELS.get(submission.channel, "网上"),
-        "date_text": postal.chinese_date(letter_date),
-        "pdf_available": pdf_available(),
-    }
-
-
-def _letter_form(submission: Submission) -> LetterForm:
-    form = LetterForm(request.form if request.method == "POST" else request.args)
-    if not form.reply.data:
-        form.reply.data = latest_reply_text(submission) or ""
-    return form
-
-
-@bp.route("/letters/<code>", methods=["GET", "POST"])
-@roles_required(*ROLES)
-def letter(code: str) -> Any:
-    submission = find_by_code_or_404(code)
-    form = _letter_form(submission)
-    _audit_view(submission, "打印答复信", ["contact_name", "contact_address"])
-    db.session.commit()
-    return render_template("intake/letter.html", **_letter_context(submission, form))
-
-
-@bp.route("/letters/<code>/pdf", methods=["GET", "POST"])
-@roles_required(*ROLES)
-def letter_pdf(code: str) -> Response:
-    submission = find_by_code_or_404(code)
-    if not pdf_available():
-        abort(501)
-    form = _letter_form(submission)
-    _audit_view(submission, "生成答复信PDF", ["contact_name", "contact_address"])
-    db.session.commit()
-    html = render_template("intake/letter_pdf.html", **_letter_context(submission, form))
-    css = Path(current_app.static_folder or "") / "css" / "letter.css"
-    pdf = render_pdf(html, [css])
-    return _download(pdf, "application/pdf", f"答复信-{submission.code}.pdf")
-
-
-def _codes(raw: str) -> list[str]:
-    return [c for c in re.split(r"[\s,，;；、]+", raw or "") if c]
-
-
-@bp.get("/labels")
-@roles_required(*ROLES)
-def labels() -> Any:
-    wanted = _codes(request.args.get("codes", ""))[:500]
-    found: list[dict[str, Any]] = []
-    missing: list[str] = []
-    no_address: list[str] = []
-    seen: set[int] = set()
-    for code in wanted:
-        submission = find_by_code(code)
-        if submission is None:
-            missing.append(code)
-            continue
-        if submission.id in seen:
-            continue
-        seen.add(submission.id)
-        if not submission.contact_address:
-            no_address.append(submission.code)
-            continue
-        _audit_view(submission, "打印地址标签", ["contact_name", "contact_address"])
-        postcode, address = postal.split_address(submission.contact_address)
-        found.append(
-            {
-                "code": submission.code,
-                "name": submission.contact_name,
-                "postcode": postcode,
-                "address": address,
-            }
-        )
-    db.session.commit()
-    sheets = [found[i : i + LABELS_PER_SHEET] for i in range(0, len(found), LABELS_PER_SHEET)]
-    return render_template(
-        "intake/labels.html",
-        sheets=sheets,
-        count=len(found),
-        missing=missing,
-        no_address=no_address,
-        codes_text="\n".join(wanted),
-        office_name=current_app.config.get("OFFICE_NAME", ""),
-    )
+        raise BulkRowRejected([offline.RowError(row.row, "", message)]) from exc
 
 
 def local_received_text(moment: datetime) -> str:
     local = to_local(moment)
-    return f"{postal.chinese_date(local.date())} {local:%H:%M}"
+    return f"{offline.chinese_date(local.date())} {local:%H:%M}"
 
 
 @bp.app_template_filter("intake_local_time")

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.intake.crypto import EncryptedText
+from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
 OUTCOMES = ("recorded", "threaded", "duplicate", "ignored", "quarantined")

@@ -37,8 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from portal.extensions import db
 from portal.intake.models import Submission, SubmissionFinding
 from portal.notices.models import Finding
-from portal.triage.models import StatusChange
-from portal.triage.reply_models import Reply
+from portal.triage.models import Reply, StatusChange
 from portal.triage.workflow import OPEN_STATUSES
 from portal.workdays import local_midnight_utc, local_today
 

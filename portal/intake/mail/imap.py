@@ -27,8 +27,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.intake.mail_models import FetcherLock, MailboxState
-from portal.intake.mailbox import MailStoreError, ingest
+from portal.intake.mail.ingest import MailStoreError, ingest
+from portal.intake.mail.models import FetcherLock, MailboxState
 
 BATCH_SIZE = 50
 LOCK_NAME = "imap-fetch"

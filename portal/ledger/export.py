@@ -8,7 +8,7 @@ constant_memory mode, which flushes each row to a temporary file as soon as it i
 - CSV: one row per submission, the same fields as JSON (findings and attachment names joined
   with ";").
 - XLSX: sheet 汇总 (per finding: received, replied, overdue, median days to reply; see
-  portal.triage.stats for the definitions) and sheet 台账 (one row per submission with its
+  portal.ledger.stats for the definitions) and sheet 台账 (one row per submission with its
   status timeline).
 """
 
@@ -26,10 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
-from portal.intake.cli import as_dict
+from portal.intake.contract import as_dict
 from portal.intake.models import Attachment, Submission, SubmissionFinding
+from portal.ledger import stats
 from portal.notices.models import Finding, Notice
-from portal.triage import stats, workflow
+from portal.triage import workflow
 from portal.triage.models import StatusChange
 from portal.workdays import local_today, to_local
 

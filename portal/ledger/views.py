@@ -1,5 +1,5 @@
 """Staff dashboard (/staff/dashboard), the ledger download (/staff/ledger.xlsx) and the public
-statistics block of the notice page (a template global used by templates/triage/_public_stats.html).
+statistics block of the notice page (a template global used by templates/ledger/_public_stats.html).
 """
 
 from __future__ import annotations
@@ -8,16 +8,17 @@ import tempfile
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, abort, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request, send_file
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from portal import audit
 from portal.extensions import db
+from portal.ledger import charts, export, stats
 from portal.notices.models import Notice
 from portal.staff.auth import roles_required
-from portal.triage import charts, export, stats, workflow
+from portal.triage import workflow
 from portal.triage.replies import published_replies
 from portal.workdays import to_local
 
@@ -86,7 +87,7 @@ def dashboard() -> str:
         ),
     }
     return render_template(
-        "triage/dashboard.html",
+        "ledger/dashboard.html",
         findings=findings,
         charts={k: Markup(v) for k, v in svgs.items()},  # noqa: S704 - built and escaped by charts
         notices=db.session.scalars(select(Notice).order_by(Notice.created_at.desc())).all(),
@@ -139,8 +140,3 @@ def notice_public_stats(notice: Notice) -> dict[str, Any]:
         "published": published_replies(notice.id),
         "as_of": to_local(datetime.now(UTC)),
     }
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
-    app.add_template_global(notice_public_stats, "notice_public_stats")

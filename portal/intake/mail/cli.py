@@ -13,8 +13,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal.intake.imap import FetcherBusy, FetchReport, fetch_once
-from portal.intake.mailbox import MailStoreError, drain_spool, ingest
+from portal.intake.mail.imap import FetcherBusy, FetchReport, fetch_once
+from portal.intake.mail.ingest import MailStoreError, drain_spool, ingest
 
 mail_cli = AppGroup("mail", help="Inbound mail: ingest one message, fetch the IMAP mailbox.")
 

@@ -1,14 +1,9 @@
-"""Staff quarantine of inbound mail: list, read safely, download the raw .eml, release, delete.
-
-``register(app)`` is the one hook portal/intake/__init__.py calls for everything of issue 6:
-the mail tables, this blueprint and the `flask mail` command group.
-"""
+"""Staff quarantine of inbound mail: list, read safely, download the raw .eml, release, delete."""
 
 from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     flash,
@@ -20,23 +15,15 @@ from flask_babel import gettext as _
 
 from portal import audit
 from portal.extensions import db
-from portal.intake.crypto import mask_email
-from portal.intake.mail import parse_message
-from portal.intake.mail_models import MailMessage
-from portal.intake.mailbox import delete as delete_message
-from portal.intake.mailbox import quarantined, release
+from portal.intake.mail.ingest import delete as delete_message
+from portal.intake.mail.ingest import quarantined, release
+from portal.intake.mail.models import MailMessage
+from portal.intake.mail.parse import parse_message
+from portal.personal_data import mask_email
 from portal.staff.auth import roles_required
 
 bp = Blueprint("mail_quarantine", __name__, url_prefix="/staff/mail")
 ROLES = ("triager", "admin")
-
-
-def register(app: Flask) -> None:
-    from portal.intake import mail_models  # noqa: F401  (registers the tables)
-    from portal.intake.mail_cli import mail_cli
-
-    app.register_blueprint(bp)
-    app.cli.add_command(mail_cli)
 
 
 @bp.after_request

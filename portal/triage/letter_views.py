@@ -1,0 +1,160 @@
+"""Printed replies for citizens without email: an A4 reply letter (and its PDF) and an A4 sheet
+of address labels. Both decrypt names and addresses, so each print is a personal-data event.
+
+/staff/intake/letters/<code>   the letter (GET preview, POST with edited text)
+/staff/intake/labels           labels for a batch of receipt codes
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+)
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from portal.extensions import db
+from portal.intake import offline
+from portal.intake.attachments import content_disposition
+from portal.intake.models import Submission
+from portal.intake.service import audit_personal_data_view, find_by_code, find_by_code_or_404
+from portal.printing import pdf_available, render_pdf
+from portal.staff.auth import roles_required
+from portal.triage.replies import replies_for
+from portal.workdays import local_date, local_today
+
+bp = Blueprint("letters", __name__, url_prefix="/staff/intake")
+
+ROLES = ("triager",)  # admin always passes
+LABELS_PER_SHEET = 14  # 2 x 7, the common 99.1 x 38.1 mm label sheet
+
+
+class LetterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET-able preview form: it changes nothing
+
+    reply = TextAreaField(_l("答复内容"), validators=[Length(max=20_000)])
+    letter_date = DateField(_l("落款日期"), validators=[Optional()])
+
+
+def latest_reply_text(submission: Submission) -> str | None:
+    """The newest reply's text, to start a reply letter from, or None."""
+    written = [r for r in replies_for(submission) if r.body]  # oldest first
+    return written[-1].body if written else None
+
+
+def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:
+    config = current_app.config
+    notice = submission.notice
+    postcode, address = offline.split_address(submission.contact_address)
+    reply = (form.reply.data or "").strip() or latest_reply_text(submission) or ""
+    letter_date = form.letter_date.data or local_today()
+    return {
+        "submission": submission,
+        "form": form,
+        "office_name": config.get("OFFICE_NAME", ""),
+        # Config first; else the address the notice gave the public for letters.
+        "office_address": config.get("OFFICE_ADDRESS") or getattr(notice, "contact_address", ""),
+        "office_postcode": config.get("OFFICE_POSTCODE") or getattr(notice, "contact_postcode", ""),
+        "recipient_name": submission.contact_name,
+        "recipient_address": address,
+        "recipient_postcode": postcode,
+        "paragraphs": [p.strip() for p in reply.splitlines() if p.strip()],
+        "received_text": offline.chinese_date(local_date(submission.received_at)),
+        "channel_label": offline.CHANNEL_LABELS.get(submission.channel, "网上"),
+        "date_text": offline.chinese_date(letter_date),
+        "pdf_available": pdf_available(),
+    }
+
+
+def _letter_form(submission: Submission) -> LetterForm:
+    form = LetterForm(request.form if request.method == "POST" else request.args)
+    if not form.reply.data:
+        form.reply.data = latest_reply_text(submission) or ""
+    return form
+
+
+@bp.route("/letters/<code>", methods=["GET", "POST"])
+@roles_required(*ROLES)
+def letter(code: str) -> Any:
+    submission = find_by_code_or_404(code)
+    form = _letter_form(submission)
+    audit_personal_data_view(submission, "打印答复信", ["contact_name", "contact_address"])
+    db.session.commit()
+    return render_template("triage/letter.html", **_letter_context(submission, form))
+
+
+@bp.route("/letters/<code>/pdf", methods=["GET", "POST"])
+@roles_required(*ROLES)
+def letter_pdf(code: str) -> Response:
+    submission = find_by_code_or_404(code)
+    if not pdf_available():
+        abort(501)
+    form = _letter_form(submission)
+    audit_personal_data_view(submission, "生成答复信PDF", ["contact_name", "contact_address"])
+    db.session.commit()
+    html = render_template("triage/letter_pdf.html", **_letter_context(submission, form))
+    css = Path(current_app.static_folder or "") / "css" / "letter.css"
+    pdf = render_pdf(html, [css])
+    response = make_response(pdf)
+    response.mimetype = "application/pdf"
+    response.headers["Content-Disposition"] = content_disposition(f"答复信-{submission.code}.pdf")
+    return response
+
+
+def _codes(raw: str) -> list[str]:
+    return [c for c in re.split(r"[\s,，;；、]+", raw or "") if c]
+
+
+@bp.get("/labels")
+@roles_required(*ROLES)
+def labels() -> Any:
+    wanted = _codes(request.args.get("codes", ""))[:500]
+    found: list[dict[str, Any]] = []
+    missing: list[str] = []
+    no_address: list[str] = []
+    seen: set[int] = set()
+    for code in wanted:
+        submission = find_by_code(code)
+        if submission is None:
+            missing.append(code)
+            continue
+        if submission.id in seen:
+            continue
+        seen.add(submission.id)
+        if not submission.contact_address:
+            no_address.append(submission.code)
+            continue
+        audit_personal_data_view(submission, "打印地址标签", ["contact_name", "contact_address"])
+        postcode, address = offline.split_address(submission.contact_address)
+        found.append(
+            {
+                "code": submission.code,
+                "name": submission.contact_name,
+                "postcode": postcode,
+                "address": address,
+            }
+        )
+    db.session.commit()
+    sheets = [found[i : i + LABELS_PER_SHEET] for i in range(0, len(found), LABELS_PER_SHEET)]
+    return render_template(
+        "triage/labels.html",
+        sheets=sheets,
+        count=len(found),
+        missing=missing,
+        no_address=no_address,
+        codes_text="\n".join(wanted),
+        office_name=current_app.config.get("OFFICE_NAME", ""),
+    )
