@@ -23,12 +23,12 @@ from flask.cli import AppGroup
 from sqlalchemy import JSON, DateTime, Integer, String, insert, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
+from portal.extensions import Model, db
 
 GENESIS = "0" * 64
 
 
-class Event(db.Model):
+class Event(Model):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,7 +44,7 @@ class Event(db.Model):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class AuditHead(db.Model):
+class AuditHead(Model):
     """The one row that serialises appends and remembers the chain's tip."""
 
     __tablename__ = "audit_head"

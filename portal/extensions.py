@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -28,6 +30,10 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+    Model = Base  # what the type checker sees: plain typed declarative models
+else:
+    Model = db.Model  # what runs: Flask-SQLAlchemy's model class built on Base
 migrate = Migrate()
 csrf = CSRFProtect()
 mail = Mail()

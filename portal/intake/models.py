@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.notices.models import Finding, Notice
 from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
@@ -37,7 +37,7 @@ INITIAL_STATUSES = ("received", "held", "spam")
 FINDING_SOURCES = ("submitter", "staff", "suggested")
 
 
-class Submission(db.Model):
+class Submission(Model):
     __tablename__ = "submissions"
     # The queue pages by (received_at, id) and (reply_due_on, id): keyset cursors need these
     # composite indexes, which also serve plain lookups on their first column.
@@ -118,7 +118,7 @@ class Submission(db.Model):
         return f"<Submission {self.code} {self.channel} {self.status}>"
 
 
-class SubmissionFinding(db.Model):
+class SubmissionFinding(Model):
     __tablename__ = "submission_findings"
     __table_args__ = (UniqueConstraint("submission_id", "finding_id"),)
 
@@ -139,7 +139,7 @@ class SubmissionFinding(db.Model):
     finding: Mapped[Finding] = relationship()
 
 
-class FollowUp(db.Model):
+class FollowUp(Model):
     """More information on an existing submission (tracking page, a reply mail, a call)."""
 
     __tablename__ = "follow_ups"
@@ -160,7 +160,7 @@ class FollowUp(db.Model):
     )
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A file stored content-addressed under instance/uploads/<sha[:2]>/<sha>."""
 
     __tablename__ = "attachments"

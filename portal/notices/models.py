@@ -17,11 +17,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.workdays import utcnow
 
 
-class Notice(db.Model):
+class Notice(Model):
     __tablename__ = "notices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +71,7 @@ class Notice(db.Model):
         return self.state == "published"
 
 
-class NoticeRevision(db.Model):
+class NoticeRevision(Model):
     """Every imported or edited source text, so changes can be diffed and audited."""
 
     __tablename__ = "notice_revisions"
@@ -88,7 +88,7 @@ class NoticeRevision(db.Model):
     notice: Mapped[Notice] = relationship(back_populates="revisions")
 
 
-class Category(db.Model):
+class Category(Model):
     __tablename__ = "categories"
     __table_args__ = (UniqueConstraint("notice_id", "number"),)
 
@@ -103,7 +103,7 @@ class Category(db.Model):
     )
 
 
-class Finding(db.Model):
+class Finding(Model):
     __tablename__ = "findings"
     __table_args__ = (UniqueConstraint("notice_id", "number"),)
 
@@ -128,7 +128,7 @@ class Finding(db.Model):
     )
 
 
-class Measure(db.Model):
+class Measure(Model):
     __tablename__ = "measures"
     __table_args__ = (UniqueConstraint("finding_id", "number"),)
 
@@ -145,7 +145,7 @@ class Measure(db.Model):
 FINDING_STATUSES = ("未整改", "整改中", "已完成", "长期坚持")
 
 
-class FindingStatusChange(db.Model):
+class FindingStatusChange(Model):
     """One dated, public step in a finding's rectification status (append only)."""
 
     __tablename__ = "finding_status_changes"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 STATUSES = ("queued", "sending", "sent", "failed", "dead", "bounced")
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,13 +21,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.intake.models import Submission
 from portal.notices.models import Finding
 from portal.workdays import utcnow
 
 
-class StatusChange(db.Model):
+class StatusChange(Model):
     """One step of a submission's workflow (written by workflow.change_status only)."""
 
     __tablename__ = "status_changes"
@@ -45,7 +45,7 @@ class StatusChange(db.Model):
     submission: Mapped[Submission] = relationship()
 
 
-class Note(db.Model):
+class Note(Model):
     """An internal note: staff only, never shown to the submitter."""
 
     __tablename__ = "triage_notes"
@@ -60,7 +60,7 @@ class Note(db.Model):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Assignment(db.Model):
+class Assignment(Model):
     """Assignment history; the current assignee is Submission.assignee_id."""
 
     __tablename__ = "assignments"
@@ -75,7 +75,7 @@ class Assignment(db.Model):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class SavedView(db.Model):
+class SavedView(Model):
     """A named queue filter (its query string) belonging to one staff user."""
 
     __tablename__ = "saved_views"
@@ -88,7 +88,7 @@ class SavedView(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Referral(db.Model):
+class Referral(Model):
     """转办: the submission was passed to another body."""
 
     __tablename__ = "referrals"
@@ -107,7 +107,7 @@ class Referral(db.Model):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class DuplicateLink(db.Model):
+class DuplicateLink(Model):
     """``submission`` was merged as a duplicate of ``original``; both are kept."""
 
     __tablename__ = "duplicate_links"
@@ -127,7 +127,7 @@ class DuplicateLink(db.Model):
     original: Mapped[Submission] = relationship(foreign_keys=[original_id])
 
 
-class SubmissionSearch(db.Model):
+class SubmissionSearch(Model):
     """Searchable text of a submission (subject, body, follow-ups, replies), NFKC-normalised.
 
     The full-text index on it is created by portal.triage.search (FTS5 trigram on SQLite,
@@ -142,7 +142,7 @@ class SubmissionSearch(db.Model):
     text: Mapped[str] = mapped_column(Text, default="")
 
 
-class DigestSent(db.Model):
+class DigestSent(Model):
     """One row per (user, local day): `flask triage digest` run twice sends once."""
 
     __tablename__ = "digests_sent"
@@ -161,7 +161,7 @@ REPLY_CHANNELS = ("email", "letter", "track")  # track: readable on /track only
 PUBLIC_STATES = ("none", "pending", "approved", "rejected")
 
 
-class Reply(db.Model):
+class Reply(Model):
     __tablename__ = "replies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,7 +200,7 @@ class Reply(db.Model):
         return f"<Reply {self.id} {self.channel} {self.public_state}>"
 
 
-class CannedReply(db.Model):
+class CannedReply(Model):
     """A reusable reply text; finding_id None means it fits any submission."""
 
     __tablename__ = "canned_replies"

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
+from portal.extensions import Model
 from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
@@ -25,7 +25,7 @@ OUTCOMES = ("recorded", "threaded", "duplicate", "ignored", "quarantined")
 RELEASE_STATES = ("none", "pending", "released", "deleted")
 
 
-class MailMessage(db.Model):
+class MailMessage(Model):
     """One distinct inbound message with its raw bytes (zlib), so decoding can be redone."""
 
     __tablename__ = "mail_messages"
@@ -63,7 +63,7 @@ class MailMessage(db.Model):
         return f"<MailMessage {self.id} {self.outcome} {self.code or self.reason}>"
 
 
-class MailboxState(db.Model):
+class MailboxState(Model):
     """How far one IMAP folder has been read: UIDs are only meaningful with their UIDVALIDITY."""
 
     __tablename__ = "mailbox_states"
@@ -80,7 +80,7 @@ class MailboxState(db.Model):
     )
 
 
-class FetcherLock(db.Model):
+class FetcherLock(Model):
     """A named lease: whoever holds an unexpired lease is the only fetcher (any database)."""
 
     __tablename__ = "fetcher_locks"
