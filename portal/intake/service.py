@@ -553,6 +553,7 @@ def enqueue_acknowledgement(submission: Submission, *, in_reply_to: str | None =
         text=render_template("outbox/ack.txt", **context),
         html=render_template("outbox/ack.html", **context),
         submission_id=submission.id,
+        submission_code=submission.code,
         kind="ack",
         in_reply_to=in_reply_to,
     )

@@ -35,28 +35,27 @@ def enqueue(
     text: str,
     html: str | None = None,
     submission_id: int | None = None,
+    submission_code: str | None = None,
     kind: str = "ack",
     in_reply_to: str | None = None,
 ) -> OutboxMessage:
-    """Add a message to the outbox inside the caller's transaction (flushes, never commits)."""
-    from portal.intake.models import Submission
+    """Add a message to the outbox inside the caller's transaction (flushes, never commits).
+
+    ``submission_code`` names the message (Message-ID) and is listed by `flask outbox list`."""
     from portal.outbox.models import OutboxMessage
 
-    code = None
-    if submission_id is not None:
-        submission = db.session.get(Submission, submission_id)
-        code = submission.code if submission is not None else None
     message = OutboxMessage(
         kind=kind,
         to=to,
         subject=subject,
         text=text,
         html=html,
-        message_id=make_message_id(kind, code),
+        message_id=make_message_id(kind, submission_code),
         in_reply_to=in_reply_to,
         # RFC 3834: acknowledgements are automatic; replies written by staff are not.
         auto_submitted="auto-generated" if kind == "ack" else None,
         submission_id=submission_id,
+        submission_code=submission_code,
         status="queued",
         attempts=0,
         next_attempt_at=datetime.now(UTC),

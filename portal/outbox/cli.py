@@ -50,11 +50,7 @@ def send_command(loop: bool, interval: float) -> None:
 @click.option("--status", type=click.Choice(STATUSES), help="Only rows with this status.")
 def list_command(as_json: bool, status: str | None) -> None:
     """Every outbox message, oldest first."""
-    query = (
-        select(OutboxMessage)
-        .options(selectinload(OutboxMessage.submission))
-        .order_by(OutboxMessage.id)
-    )
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
     if status:
         query = query.where(OutboxMessage.status == status)
     rows = [

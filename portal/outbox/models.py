@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
-
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import Model
 from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
-
-if TYPE_CHECKING:
-    from portal.intake.models import Submission
 
 STATUSES = ("queued", "sending", "sent", "failed", "dead", "bounced")
 
@@ -34,6 +29,8 @@ class OutboxMessage(Model):
     submission_id: Mapped[int | None] = mapped_column(
         ForeignKey("submissions.id", ondelete="SET NULL"), index=True
     )
+    # The receipt code, given by the caller: the outbox sits below intake and never reads it.
+    submission_code: Mapped[str | None] = mapped_column(String(11))
     status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(
@@ -45,12 +42,6 @@ class OutboxMessage(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    submission: Mapped[Submission | None] = relationship()
-
-    @property
-    def submission_code(self) -> str | None:
-        return self.submission.code if self.submission is not None else None
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind} {self.status}>"

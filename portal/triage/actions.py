@@ -339,6 +339,7 @@ def refer(
                 office_name=current_app.config.get("OFFICE_NAME", ""),
             ),
             submission_id=submission.id,
+            submission_code=submission.code,
             kind="referral",
         )
         referral.email_sent, referral.outbox_id = True, message.id

@@ -177,6 +177,7 @@ def _enqueue_mail(submission: Submission, text: str) -> OutboxMessage:
         subject=reply_subject(submission),
         text=_mail_text(submission, text),
         submission_id=submission.id,
+        submission_code=submission.code,
         kind="reply",
         in_reply_to=_ack_message_id(submission),
     )
