@@ -27,7 +27,7 @@ from portal.intake.attachments import (
     send_attachment_response,
 )
 from portal.intake.models import Submission
-from portal.intake.service import IncomingFile, record_submission
+from portal.intake.service import Incoming, IncomingFile, record_submission
 from tests.fixtures.intake import (
     MZ_EXE,
     gen_docx,
@@ -227,10 +227,12 @@ def test_a_reused_file_removed_by_a_failed_twin_is_rewritten_after_commit(tmp_pa
 def test_stored_outside_static_under_the_instance_folder(app: Flask, notice: Any) -> None:
     jpeg = gen_image("JPEG", exif=gps_exif())
     receipt = record_submission(
-        channel="web",
-        body="附上一张现场照片，请核实。",
-        notice=notice,
-        attachments=[IncomingFile("现场 照片.jpg", jpeg)],
+        Incoming(
+            channel="web",
+            body="附上一张现场照片，请核实。",
+            notice=notice,
+            attachments=[IncomingFile("现场 照片.jpg", jpeg)],
+        )
     )
     attachment = db.session.get(Submission, receipt.submission_id).attachments[0]
     path = open_attachment(attachment)
@@ -254,10 +256,12 @@ def test_stored_outside_static_under_the_instance_folder(app: Flask, notice: Any
 def test_uploads_path_config_moves_the_store(app: Flask, notice: Any, tmp_path: Path) -> None:
     app.config["UPLOADS_PATH"] = str(tmp_path / "elsewhere")
     receipt = record_submission(
-        channel="web",
-        body="这是一段足够长的意见内容。",
-        notice=notice,
-        attachments=[IncomingFile("a.txt", "附件内容".encode())],
+        Incoming(
+            channel="web",
+            body="这是一段足够长的意见内容。",
+            notice=notice,
+            attachments=[IncomingFile("a.txt", "附件内容".encode())],
+        )
     )
     attachment = db.session.get(Submission, receipt.submission_id).attachments[0]
     assert open_attachment(attachment).is_relative_to(tmp_path / "elsewhere")

@@ -97,10 +97,10 @@ def test_deadline_states() -> None:
 
 
 def _record(body: str, received: datetime) -> int:
-    from portal.intake.service import record_submission
+    from portal.intake.service import Incoming, record_submission
 
     return record_submission(
-        channel="letter", body=body, notice=None, received_at=received
+        Incoming(channel="letter", body=body, notice=None, received_at=received)
     ).submission_id
 
 

@@ -80,17 +80,17 @@ def test_a_text_is_its_own_near_duplicate(text: str) -> None:
 
 def test_find_near_duplicates_looks_at_the_same_notice(app: Flask, notice: Any) -> None:
     from portal.intake.models import Submission
-    from portal.intake.service import record_submission
+    from portal.intake.service import Incoming, record_submission
 
     codes = []
     for place, name in PEOPLE[:3]:
         receipt = record_submission(
-            channel="email", body=TEMPLATE.format(place=place, name=name), notice=notice
+            Incoming(channel="email", body=TEMPLATE.format(place=place, name=name), notice=notice)
         )
         codes.append(receipt.code)
-    other = record_submission(channel="email", body=UNRELATED[0] * 2, notice=notice)
+    other = record_submission(Incoming(channel="email", body=UNRELATED[0] * 2, notice=notice))
     no_notice = record_submission(
-        channel="email", body=TEMPLATE.format(place="虎门镇", name="赵六"), notice=None
+        Incoming(channel="email", body=TEMPLATE.format(place="虎门镇", name="赵六"), notice=None)
     )
     first = db.session.scalar(db.select(Submission).where(Submission.code == codes[0]))
     found = dict(find_near_duplicates(first))

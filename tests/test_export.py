@@ -49,7 +49,7 @@ class Dataset:
 
 def ledger_dataset(app: Flask, slug: str, staff: User) -> Dataset:
     """Seven submissions with replies at known times (see the table above)."""
-    from portal.intake.service import Contact, record_submission
+    from portal.intake.service import Contact, Incoming, record_submission
     from portal.notices.models import Notice
     from portal.triage.models import Reply
     from portal.triage.replies import send_reply
@@ -72,14 +72,16 @@ def ledger_dataset(app: Flask, slug: str, staff: User) -> Dataset:
             if name == "G":
                 extra = {"channel": "letter", "contact": Contact(address="东莞市某路1号")}
             receipt = record_submission(
-                channel=extra.pop("channel", "web"),
-                body=f"意见{name}：单位食堂浪费严重，请整改。",
-                notice=notice,
-                findings=findings,
-                received_at=received,
-                status=status,
-                consent=True,
-                **extra,
+                Incoming(
+                    channel=extra.pop("channel", "web"),
+                    body=f"意见{name}：单位食堂浪费严重，请整改。",
+                    notice=notice,
+                    findings=findings,
+                    received_at=received,
+                    status=status,
+                    consent=True,
+                    **extra,
+                )
             )
             codes[name] = receipt.code
             if answered is not None:

@@ -24,6 +24,7 @@ from portal.intake.models import Attachment, FollowUp, Submission, SubmissionFin
 from portal.intake.service import (
     Contact,
     DuplicateSubmission,
+    Incoming,
     IncomingFile,
     SubmissionRejected,
     add_follow_up,
@@ -50,7 +51,7 @@ def counts() -> dict[str, int]:
 def record(notice: Any, **overrides: Any):
     kwargs: dict[str, Any] = {"channel": "web", "body": BODY, "notice": notice}
     kwargs.update(overrides)
-    return record_submission(**kwargs)
+    return record_submission(Incoming(**kwargs))
 
 
 def test_happy_path_stores_everything_in_one_go(app: Flask, notice: Any) -> None:

@@ -313,7 +313,7 @@ def test_database_failure_spools_and_exits_non_zero(
 ) -> None:
     raw = citizen_mail("数据库宕机时寄来的信。")
 
-    def database_down(**_kw: Any) -> Any:
+    def database_down(*_args: Any, **_kw: Any) -> Any:
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr("portal.intake.mail.ingest.record_submission", database_down)

@@ -65,7 +65,7 @@ def test_head_matches_the_models(empty_app):
 
 def test_each_revision_up_and_down_on_a_populated_database(empty_app, seed_text):
     from portal.intake.models import Submission
-    from portal.intake.service import record_submission
+    from portal.intake.service import Incoming, record_submission
     from portal.notices.models import Notice
     from portal.notices.service import import_notice
     from portal.triage.search import search_condition
@@ -77,7 +77,7 @@ def test_each_revision_up_and_down_on_a_populated_database(empty_app, seed_text)
     notice = import_notice(seed_text, slug="populated", publish=True).notice
     db.session.commit()
     body = "单位过节发购物卡，请核查是否违反财经纪律。"
-    receipt = record_submission(channel="web", body=body, notice=notice, findings=[14])
+    receipt = record_submission(Incoming(channel="web", body=body, notice=notice, findings=[14]))
     assert db.session.scalar(select(func.count(Notice.id))) == 1
     # The search index the migration installed (FTS5 / pg_trgm) answers on the populated rows.
     dialect = db.engine.dialect.name

@@ -233,7 +233,7 @@ def test_cached_fast_path_serves_the_same_page_and_sees_changes_within_the_ttl(
 def test_public_statistics_catch_up_with_new_submissions_without_a_new_version(
     app, client, published_notice
 ):
-    from portal.intake.service import record_submission
+    from portal.intake.service import Incoming, record_submission
 
     url = f"/notices/{published_notice}"
 
@@ -246,7 +246,7 @@ def test_public_statistics_catch_up_with_new_submissions_without_a_new_version(
     with app.app_context():
         notice = get_by_slug(published_notice)
         body = "单位过节发购物卡，钱从哪里来的？请核查。"
-        record_submission(channel="web", body=body, notice=notice, findings=[14])
+        record_submission(Incoming(channel="web", body=body, notice=notice, findings=[14]))
     # Same version: still the cached page at first, then rendered anew within the max age.
     assert received_for_finding_14(client.get(url).get_data(as_text=True)) == "0"
     import time

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select, text, update
 
 from portal.extensions import db
-from portal.intake.service import Contact, Receipt, record_submission
+from portal.intake.service import Contact, Incoming, Receipt, record_submission
 from portal.outbox import enqueue
 from portal.outbox.models import OutboxMessage
 from portal.outbox.send import MAX_ATTEMPTS, backoff, send_due
@@ -27,12 +27,14 @@ def app_config(mail_app_config: dict[str, Any]) -> dict[str, Any]:
 
 def submit(notice: Any, email: str = "citizen@example.com", **kw: Any) -> Receipt:
     return record_submission(
-        channel="web",
-        body="第十三项整改不到位，请核实并答复。",
-        notice=notice,
-        contact=Contact(email=email),
-        consent=True,
-        **kw,
+        Incoming(
+            channel="web",
+            body="第十三项整改不到位，请核实并答复。",
+            notice=notice,
+            contact=Contact(email=email),
+            consent=True,
+            **kw,
+        )
     )
 
 
@@ -227,7 +229,9 @@ def test_staff_mail_is_not_marked_automatic_and_outbox_rows_are_encrypted(
 
 def test_no_ack_without_an_address(app: Flask, notice: Any) -> None:
     record_submission(
-        channel="web", body="匿名提交的意见，没有联系方式。", notice=notice, anonymous=True
+        Incoming(
+            channel="web", body="匿名提交的意见，没有联系方式。", notice=notice, anonymous=True
+        )
     )
     assert db.session.scalars(select(OutboxMessage)).all() == []
 

@@ -23,7 +23,7 @@ QUESTION = f"单位食堂浪费严重，我是{NAME}，电话{PHONE}，邮箱li.
 
 
 def _record(app: Flask, slug: str, **kw: Any) -> Any:
-    from portal.intake.service import Contact, record_submission
+    from portal.intake.service import Contact, Incoming, record_submission
     from portal.notices.models import Notice
 
     with app.app_context():
@@ -33,7 +33,7 @@ def _record(app: Flask, slug: str, **kw: Any) -> Any:
         kw.setdefault("findings", [3])
         kw.setdefault("consent", True)
         kw.setdefault("contact", Contact(name=NAME, phone=PHONE, email="li.ming@example.com"))
-        return record_submission(notice=notice, **kw)
+        return record_submission(Incoming(notice=notice, **kw))
 
 
 def _reply(client: Any, code: str, body: str, publish: bool = False) -> Any:

@@ -18,7 +18,7 @@ from portal.extensions import db
 from portal.intake import attachments as files
 from portal.intake.models import Attachment, Submission
 from portal.intake.retention import personal_fields_left, purge
-from portal.intake.service import Contact, IncomingFile, record_submission
+from portal.intake.service import Contact, Incoming, IncomingFile, record_submission
 from portal.outbox.models import OutboxMessage
 
 BODY = "第三项问题的整改情况与实际不符，窗口仍然要求重复提交材料。"
@@ -36,7 +36,7 @@ def _record(notice: Any, **overrides: Any) -> int:
         "attachments": [IncomingFile("身份证.txt", SCAN, "text/plain")],
     }
     kwargs.update(overrides)
-    return record_submission(**kwargs).submission_id
+    return record_submission(Incoming(**kwargs)).submission_id
 
 
 def _close(submission_id: int, days_ago: float, status: str = "closed") -> None:

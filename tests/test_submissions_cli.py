@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 
 from portal.extensions import db
-from portal.intake.service import Contact, IncomingFile, record_submission
+from portal.intake.service import Contact, Incoming, IncomingFile, record_submission
 from tests.fixtures.intake import gen_image, gen_pdf
 
 SHOW_KEYS = {
@@ -29,15 +29,17 @@ SHOW_KEYS = {
 
 def test_show_json_prints_the_contract_object(app: Flask, notice: Any, runner: Any) -> None:
     receipt = record_submission(
-        channel="email",
-        body="来信反映第五项问题。",
-        subject="关于第五项",
-        notice=notice,
-        findings=[5, 1],
-        sender_email="reader@example.com",
-        message_id="<x1@example.com>",
-        received_at=datetime(2024, 2, 20, 1, 2, 3, tzinfo=UTC),
-        attachments=[IncomingFile("材料.pdf", gen_pdf()), IncomingFile("图", gen_image("PNG"))],
+        Incoming(
+            channel="email",
+            body="来信反映第五项问题。",
+            subject="关于第五项",
+            notice=notice,
+            findings=[5, 1],
+            sender_email="reader@example.com",
+            message_id="<x1@example.com>",
+            received_at=datetime(2024, 2, 20, 1, 2, 3, tzinfo=UTC),
+            attachments=[IncomingFile("材料.pdf", gen_pdf()), IncomingFile("图", gen_image("PNG"))],
+        )
     )
     lower = receipt.code.lower().replace("-", "")
     result = runner.invoke(args=["submissions", "show", lower, "--json"])
@@ -59,7 +61,7 @@ def test_show_json_prints_the_contract_object(app: Flask, notice: Any, runner: A
 
 
 def test_show_plain_and_unknown_code(app: Flask, notice: Any, runner: Any) -> None:
-    receipt = record_submission(channel="web", body="窗口排队时间太长了。", notice=notice)
+    receipt = record_submission(Incoming(channel="web", body="窗口排队时间太长了。", notice=notice))
     result = runner.invoke(args=["submissions", "show", receipt.code])
     assert result.exit_code == 0 and receipt.code in result.output
     assert "窗口排队时间太长了。" in result.output
@@ -71,17 +73,19 @@ def test_show_plain_and_unknown_code(app: Flask, notice: Any, runner: Any) -> No
 def _three(notice: Any) -> list[str]:
     contact = Contact(name="张三", email="z@example.com")
     return [
-        record_submission(channel="web", body="正常提交的一条意见。", notice=notice).code,
+        record_submission(Incoming(channel="web", body="正常提交的一条意见。", notice=notice)).code,
         record_submission(
-            channel="web", body="验证码服务不可用时的意见。", notice=notice, status="held"
+            Incoming(channel="web", body="验证码服务不可用时的意见。", notice=notice, status="held")
         ).code,
         record_submission(
-            channel="web",
-            body="机器人提交的垃圾内容。",
-            notice=notice,
-            status="spam",
-            contact=contact,
-            consent=True,
+            Incoming(
+                channel="web",
+                body="机器人提交的垃圾内容。",
+                notice=notice,
+                status="spam",
+                contact=contact,
+                consent=True,
+            )
         ).code,
     ]
 
@@ -107,7 +111,9 @@ def test_export_csv_and_notice_filter(app: Flask, notice: Any, runner: Any, seed
     codes = _three(notice)
     other = import_notice(seed_text, slug="other-notice", publish=True).notice
     db.session.commit()
-    elsewhere = record_submission(channel="letter", body="另一份公示的来信。", notice=other).code
+    elsewhere = record_submission(
+        Incoming(channel="letter", body="另一份公示的来信。", notice=other)
+    ).code
 
     result = runner.invoke(args=["submissions", "export", "--format", "csv"])
     assert result.exit_code == 0, result.output

@@ -27,7 +27,7 @@ CAMPAIGN = (
 
 
 def _record(app: Flask, slug: str | None = None, **kw: Any) -> Any:
-    from portal.intake.service import Contact, IncomingFile, record_submission
+    from portal.intake.service import Contact, Incoming, IncomingFile, record_submission
 
     with app.app_context():
         notice = db.session.scalar(select(Notice).where(Notice.slug == slug)) if slug else None
@@ -37,7 +37,7 @@ def _record(app: Flask, slug: str | None = None, **kw: Any) -> Any:
         kw.setdefault("contact", Contact(name="李明", phone="13812341234", email="li@example.com"))
         if kw.pop("pdf", False):
             kw["attachments"] = [IncomingFile("身份证明.pdf", gen_pdf(), "application/pdf")]
-        return record_submission(notice=notice, **kw)
+        return record_submission(Incoming(notice=notice, **kw))
 
 
 def _get(app: Flask, code: str) -> Submission:

@@ -29,7 +29,7 @@ def ctx(app: Flask) -> Iterator[None]:
 
 
 def _record(notice: Any = None, **kw: Any) -> int:
-    from portal.intake.service import IncomingFile, record_submission
+    from portal.intake.service import Incoming, IncomingFile, record_submission
 
     kw.setdefault("channel", "email")
     kw.setdefault("body", "关于整改工作的一点意见，请认真研究。")
@@ -37,7 +37,7 @@ def _record(notice: Any = None, **kw: Any) -> int:
         from tests.fixtures.intake import gen_pdf
 
         kw["attachments"] = [IncomingFile("材料.pdf", gen_pdf(), "application/pdf")]
-    return record_submission(notice=notice, **kw).submission_id
+    return record_submission(Incoming(notice=notice, **kw)).submission_id
 
 
 def _ids(args: dict[str, Any], *, user_id: int | None = None, size: int = 50) -> list[int]:

@@ -25,9 +25,11 @@ DOCS = {
 
 
 def _record(body: str, subject: str | None = None) -> int:
-    from portal.intake.service import record_submission
+    from portal.intake.service import Incoming, record_submission
 
-    return record_submission(channel="email", body=body, subject=subject, notice=None).submission_id
+    return record_submission(
+        Incoming(channel="email", body=body, subject=subject, notice=None)
+    ).submission_id
 
 
 def _codes_for(q: str) -> set[int]:

@@ -121,9 +121,11 @@ def test_every_state_can_move_somewhere(state: str) -> None:
 
 
 def _submission(app: Flask) -> int:
-    from portal.intake.service import record_submission
+    from portal.intake.service import Incoming, record_submission
 
-    receipt = record_submission(channel="phone", body="电话反映：食堂浪费严重。", notice=None)
+    receipt = record_submission(
+        Incoming(channel="phone", body="电话反映：食堂浪费严重。", notice=None)
+    )
     return receipt.submission_id
 
 

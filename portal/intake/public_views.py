@@ -43,6 +43,7 @@ from portal.intake.forms import (
 )
 from portal.intake.service import (
     Contact,
+    Incoming,
     SubmissionRejected,
     record_submission,
 )
@@ -312,17 +313,19 @@ def feedback(slug: str) -> Any:
     slug, title = notice.slug, notice.title  # read before the commit expires them
     try:
         receipt = record_submission(
-            channel="web",
-            body=form.body.data,
-            notice=notice,
-            findings=form.findings.data or (),
-            contact=contact,
-            anonymous=bool(form.anonymous.data),
-            consent=bool(form.consent.data) and contact is not None,
-            attachments=incoming_files(form.uploaded_files()),
-            received_at=received_at,
-            status=status,
-            hold_reason=hold_reason,
+            Incoming(
+                channel="web",
+                body=form.body.data,
+                notice=notice,
+                findings=form.findings.data or (),
+                contact=contact,
+                anonymous=bool(form.anonymous.data),
+                consent=bool(form.consent.data) and contact is not None,
+                attachments=incoming_files(form.uploaded_files()),
+                received_at=received_at,
+                status=status,
+                hold_reason=hold_reason,
+            )
         )
     except SubmissionRejected as exc:
         unplaced = apply_service_errors(form, exc.errors, FEEDBACK_FIELDS)

@@ -73,6 +73,37 @@ class Contact:
         return not any((self.name, self.phone, self.email, self.address))
 
 
+@dataclass
+class Incoming:
+    """One submission as a channel hands it to the door, before validation.
+
+    ``status`` is ``received``, or ``held``/``spam`` when the channel already knows (captcha
+    down, honeypot); ``late`` None lets the door decide from the notice's feedback window and
+    ``postmarked_on``; ``dedupe_key``/``message_id`` refuse a second record of the same thing."""
+
+    channel: str
+    body: str
+    notice: Notice | None
+    subject: str | None = None
+    findings: Sequence[int] = ()
+    contact: Contact | None = None
+    anonymous: bool = False
+    consent: bool = False
+    attachments: Sequence[IncomingFile] = ()
+    received_at: datetime | None = None
+    status: str = "received"
+    hold_reason: str | None = None
+    late: bool | None = None
+    postmarked_on: date | None = None
+    sender_email: str | None = None
+    message_id: str | None = None
+    dedupe_key: str | None = None
+    channel_details: dict[str, Any] | None = None
+    raw_message: bytes | None = None
+    actor: str | None = None
+    body_html: str | None = None
+
+
 @dataclass(frozen=True)
 class Receipt:
     code: str
@@ -300,31 +331,7 @@ def _new_code() -> str:
 # --- the one door -----------------------------------------------------------------------------
 
 
-def record_submission(
-    *,
-    channel: str,
-    body: str,
-    notice: Notice | None,
-    subject: str | None = None,
-    findings: Sequence[int] = (),
-    contact: Contact | None = None,
-    anonymous: bool = False,
-    consent: bool = False,
-    attachments: Sequence[IncomingFile] = (),
-    received_at: datetime | None = None,
-    status: str = "received",
-    hold_reason: str | None = None,
-    late: bool | None = None,
-    postmarked_on: date | None = None,
-    sender_email: str | None = None,
-    message_id: str | None = None,
-    dedupe_key: str | None = None,
-    channel_details: dict[str, Any] | None = None,
-    raw_message: bytes | None = None,
-    actor: str | None = None,
-    body_html: str | None = None,
-    commit: bool = True,
-) -> Receipt:
+def record_submission(incoming: Incoming, *, commit: bool = True) -> Receipt:
     """Record one submission from any channel and commit; see the module docstring.
 
     ``commit=False`` (bulk letter import, issue 7): flush only, so the caller can record many
@@ -332,21 +339,26 @@ def record_submission(
     keeps the caller's batch all-or-nothing. No attachments then: their files could not be
     removed if the caller rolled back later.
     """
+    channel, notice, status = incoming.channel, incoming.notice, incoming.status
+    attachments, received_at = incoming.attachments, incoming.received_at
     if not commit and attachments:
         raise ValueError("record_submission(commit=False) takes no attachments")
     if channel not in CHANNELS:
         raise SubmissionRejected({"channel": _("未知的渠道“%(channel)s”。", channel=channel)})
     if status not in INITIAL_STATUSES:
         raise SubmissionRejected({"status": _("不能以状态“%(status)s”登记。", status=status)})
-    message_id = (message_id or "").strip() or None
-    dedupe_key = (dedupe_key or "").strip() or None
+    message_id = (incoming.message_id or "").strip() or None
+    dedupe_key = (incoming.dedupe_key or "").strip() or None
     _raise_if_duplicate(message_id, dedupe_key)
 
     errors: dict[str, str] = {}
-    text = _validate_body(body, channel, errors)
-    cleaned_contact = _validate_contact(contact, channel, anonymous, consent, errors)
+    text = _validate_body(incoming.body, channel, errors)
+    cleaned_contact = _validate_contact(
+        incoming.contact, channel, incoming.anonymous, incoming.consent, errors
+    )
+    sender_email = incoming.sender_email
     sender = _validate_email(sender_email, "sender_email", errors) if sender_email else None
-    linked = _validate_findings(notice, findings, errors)
+    linked = _validate_findings(notice, incoming.findings, errors)
     checked = _check_attachments(attachments, errors)
     if errors:
         db.session.rollback()
@@ -361,22 +373,22 @@ def record_submission(
             submission, secret = _insert(
                 channel=channel,
                 body=text,
-                body_html=body_html,
+                body_html=incoming.body_html,
                 notice=notice,
-                subject=subject,
+                subject=incoming.subject,
                 contact=cleaned_contact,
-                anonymous=anonymous,
-                consent=consent,
+                anonymous=incoming.anonymous,
+                consent=incoming.consent,
                 received=received,
                 status=status,
-                hold_reason=hold_reason,
-                late=compute_late(notice, received, postmarked_on) if late is None else late,
-                postmarked_on=postmarked_on,
+                hold_reason=incoming.hold_reason,
+                late=_late(incoming, received),
+                postmarked_on=incoming.postmarked_on,
                 sender=sender,
                 message_id=message_id,
                 dedupe_key=dedupe_key,
-                channel_details=channel_details,
-                raw_message=raw_message,
+                channel_details=incoming.channel_details,
+                raw_message=incoming.raw_message,
                 check_code=not commit,
             )
             _link_findings(submission, linked)
@@ -392,7 +404,7 @@ def record_submission(
                     "findings": [number for number, _id in linked],
                     "attachments": len(checked),
                 },
-                actor=actor,
+                actor=incoming.actor,
             )
             if submission.email and status != "spam":
                 enqueue_acknowledgement(submission, in_reply_to=message_id)
@@ -416,6 +428,12 @@ def record_submission(
         store.after_commit()
         return receipt
     raise AssertionError("unreachable")
+
+
+def _late(incoming: Incoming, received: datetime) -> bool:
+    if incoming.late is not None:
+        return incoming.late
+    return compute_late(incoming.notice, received, incoming.postmarked_on)
 
 
 def _undo(store: files.StoreTransaction) -> None:

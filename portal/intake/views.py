@@ -61,6 +61,7 @@ from portal.intake.models import Attachment
 from portal.intake.service import (
     Contact,
     DuplicateSubmission,
+    Incoming,
     IncomingFile,
     Receipt,
     SubmissionRejected,
@@ -362,23 +363,26 @@ def new() -> Any:
     contact = form.contact()
     try:
         receipt = record_submission(
-            channel=channel,
-            body=form.body.data,
-            notice=notice,
-            subject=form.subject.data or None,
-            findings=form.findings.data or (),
-            contact=contact,
-            anonymous=bool(form.anonymous.data),
-            consent=contact is not None,
-            attachments=[
-                IncomingFile(f.filename or "", f.read(), f.mimetype) for f in form.uploaded_files()
-            ],
-            received_at=received_at,
-            postmarked_on=postmark,
-            late=offline.is_late(
-                notice.feedback_closes_at if notice else None, received_at, postmark
-            ),
-            channel_details=form.channel_details(),
+            Incoming(
+                channel=channel,
+                body=form.body.data,
+                notice=notice,
+                subject=form.subject.data or None,
+                findings=form.findings.data or (),
+                contact=contact,
+                anonymous=bool(form.anonymous.data),
+                consent=contact is not None,
+                attachments=[
+                    IncomingFile(f.filename or "", f.read(), f.mimetype)
+                    for f in form.uploaded_files()
+                ],
+                received_at=received_at,
+                postmarked_on=postmark,
+                late=offline.is_late(
+                    notice.feedback_closes_at if notice else None, received_at, postmark
+                ),
+                channel_details=form.channel_details(),
+            )
         )
     except SubmissionRejected as exc:
         unplaced = apply_service_errors(form, exc.errors, SERVICE_FIELDS)
@@ -659,19 +663,21 @@ def _record_row(
         )
     try:
         return record_submission(
-            channel=row.channel,
-            body=row.body,
-            notice=notice,
-            subject=row.subject,
-            findings=row.findings,
-            contact=contact,
-            anonymous=row.anonymous,
-            consent=contact is not None and row.consent,
-            received_at=received_at,
-            postmarked_on=postmark,
-            late=offline.is_late(closes, received_at, postmark),
-            channel_details=row.channel_details(),
-            dedupe_key=f"bulk:{digest[:40]}:{row.row}",
+            Incoming(
+                channel=row.channel,
+                body=row.body,
+                notice=notice,
+                subject=row.subject,
+                findings=row.findings,
+                contact=contact,
+                anonymous=row.anonymous,
+                consent=contact is not None and row.consent,
+                received_at=received_at,
+                postmarked_on=postmark,
+                late=offline.is_late(closes, received_at, postmark),
+                channel_details=row.channel_details(),
+                dedupe_key=f"bulk:{digest[:40]}:{row.row}",
+            ),
             commit=False,
         )
     except SubmissionRejected as exc:

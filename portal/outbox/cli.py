@@ -8,7 +8,6 @@ import time
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.outbox.models import STATUSES, OutboxMessage

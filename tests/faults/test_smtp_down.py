@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
-from portal.intake.service import Contact, record_submission
+from portal.intake.service import Contact, Incoming, record_submission
 from portal.outbox.models import OutboxMessage
 from portal.outbox.send import send_due
 from tests.fixtures.smtp import SmtpServer
@@ -63,11 +63,13 @@ def test_outbox_delivers_exactly_once_after_smtp_returns(
     smtp_server.stop()
     for n in range(SUBMISSIONS):
         record_submission(
-            channel="web",
-            body=f"SMTP故障期间提交的第{n}条意见，请核实整改情况。",
-            notice=notice,
-            contact=Contact(name="王", email=f"citizen{n}@example.com"),
-            consent=True,
+            Incoming(
+                channel="web",
+                body=f"SMTP故障期间提交的第{n}条意见，请核实整改情况。",
+                notice=notice,
+                contact=Contact(name="王", email=f"citizen{n}@example.com"),
+                consent=True,
+            )
         )
     first = send_due(limit=SUBMISSIONS)
     assert (first.sent, first.failed) == (0, SUBMISSIONS), first.errors[:3]

@@ -31,6 +31,7 @@ from portal.intake.mail.parse import ParsedMail, find_receipt_code, parse_messag
 from portal.intake.models import Submission
 from portal.intake.service import (
     DuplicateSubmission,
+    Incoming,
     IncomingFile,
     SubmissionRejected,
     add_follow_up,
@@ -308,20 +309,22 @@ def _record(
     for _attempt in range(2):
         try:
             receipt = record_submission(
-                channel="email",
-                body=body,
-                body_html=parsed.html,
-                notice=intake_notice(),
-                subject=parsed.subject or None,
-                attachments=files_in,
-                received_at=mail.received_at,
-                status=status,
-                hold_reason=hold_reason,
-                sender_email=sender,
-                message_id=mail.message_id,
-                dedupe_key=mail.hash_key,
-                raw_message=mail.raw,
-                actor=actor,
+                Incoming(
+                    channel="email",
+                    body=body,
+                    body_html=parsed.html,
+                    notice=intake_notice(),
+                    subject=parsed.subject or None,
+                    attachments=files_in,
+                    received_at=mail.received_at,
+                    status=status,
+                    hold_reason=hold_reason,
+                    sender_email=sender,
+                    message_id=mail.message_id,
+                    dedupe_key=mail.hash_key,
+                    raw_message=mail.raw,
+                    actor=actor,
+                )
             )
         except DuplicateSubmission as exc:
             return _store(mail, IngestOutcome("duplicate", code=exc.code))
@@ -485,20 +488,22 @@ def _record_released(
     for attachments in (kept, []):
         try:
             receipt = record_submission(
-                channel="email",
-                body=mail.parsed.text or (NO_TEXT_BODY if kept else UNREADABLE_BODY),
-                body_html=mail.parsed.html,
-                notice=intake_notice(),
-                subject=mail.parsed.subject or None,
-                attachments=attachments,
-                received_at=mail.received_at,
-                status="held",
-                hold_reason=note,
-                sender_email=_valid_sender(mail.parsed.sender),
-                message_id=mail.message_id,
-                dedupe_key=mail.hash_key,
-                raw_message=mail.raw,
-                actor=actor,
+                Incoming(
+                    channel="email",
+                    body=mail.parsed.text or (NO_TEXT_BODY if kept else UNREADABLE_BODY),
+                    body_html=mail.parsed.html,
+                    notice=intake_notice(),
+                    subject=mail.parsed.subject or None,
+                    attachments=attachments,
+                    received_at=mail.received_at,
+                    status="held",
+                    hold_reason=note,
+                    sender_email=_valid_sender(mail.parsed.sender),
+                    message_id=mail.message_id,
+                    dedupe_key=mail.hash_key,
+                    raw_message=mail.raw,
+                    actor=actor,
+                )
             )
         except DuplicateSubmission as exc:
             return IngestOutcome("duplicate", code=exc.code)
