@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "portal.workdays",
         "portal.printing",
         "portal.personal_data",
+        "portal.caching",
     ),
     ("portal.audit", "portal.outbox"),
     ("portal.staff",),

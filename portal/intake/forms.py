@@ -18,13 +18,9 @@ from werkzeug.datastructures import FileStorage
 from wtforms import BooleanField, Field, MultipleFileField, StringField, TextAreaField
 from wtforms.validators import Email, Length, Optional, ValidationError
 
+from portal.intake.limits import EMAIL_MAX, NAME_MAX, WEB_BODY_MAX, WEB_BODY_MIN
 from portal.intake.sanitize import normalise_text
 from portal.intake.service import IncomingFile
-
-BODY_MIN = 10
-BODY_MAX = 5000
-NAME_MAX = 100
-EMAIL_MAX = 254
 
 # Mainland mobile, or landline with area code; +86/0086 prefix, spaces and hyphens allowed.
 _COUNTRY_PREFIX = re.compile(r"^(?:\+|00)86")
@@ -89,7 +85,7 @@ class FeedbackForm(FlaskForm):
     body = TextAreaField(
         _l("意见内容"),
         filters=[_normalised],
-        validators=[Length(max=BODY_MAX, message=_l("意见内容不超过%(max)d字。"))],
+        validators=[Length(max=WEB_BODY_MAX, message=_l("意见内容不超过%(max)d字。"))],
     )
     findings = FindingsField(_l("涉及的问题（可多选，可不选）"), default=list)
     contact_name = StringField(
@@ -120,8 +116,8 @@ class FeedbackForm(FlaskForm):
         text = (field.data or "").strip()
         if not text:
             raise ValidationError(_l("请填写意见内容。"))
-        if len(text) < BODY_MIN:
-            raise ValidationError(_l("意见内容至少%(n)s个字，请写得具体一些。", n=BODY_MIN))
+        if len(text) < WEB_BODY_MIN:
+            raise ValidationError(_l("意见内容至少%(n)s个字，请写得具体一些。", n=WEB_BODY_MIN))
 
     def validate_contact_phone(self, field: Field) -> None:
         if field.data and normalise_phone(field.data) is None:
@@ -164,7 +160,7 @@ class FollowUpForm(FlaskForm):
     body = TextAreaField(
         _l("补充内容"),
         filters=[_normalised],
-        validators=[Length(max=BODY_MAX, message=_l("补充内容不超过%(max)d字。"))],
+        validators=[Length(max=WEB_BODY_MAX, message=_l("补充内容不超过%(max)d字。"))],
     )
     attachments = MultipleFileField(_l("补充材料（可选）"))
 

@@ -21,6 +21,13 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from portal.intake.limits import (
+    ADDRESS_WITHOUT_POSTCODE_MAX,
+    NAME_MAX,
+    OTHER_BODY_MAX,
+    PHONE,
+    SUBJECT_MAX,
+)
 from portal.workdays import SHANGHAI, as_utc, local_date, local_to_utc, local_today
 
 STAFF_CHANNELS = ("letter", "phone", "visit", "box")
@@ -31,12 +38,7 @@ OFFICE_OPENS = time(9, 0)
 
 MAX_BULK_BYTES = 5 * 1024 * 1024
 MAX_BULK_ROWS = 500
-BODY_MAX = 100_000
-SUBJECT_MAX = 300
-NAME_MAX = 100
-ADDRESS_MAX = 290  # the service allows 300, with the postcode joined in front
 DURATION_MAX = 24 * 60
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-－]{4,22}[0-9]$")  # the service's own check
 
 
 # --- the postmark rule -------------------------------------------------------------------------
@@ -494,7 +496,7 @@ def _read_row(
         r.error("received_on", "必填。")
     elif received_on is not None and received_on > today:
         r.error("received_on", "收到日期不能晚于今天。")
-    body = r.text("body", BODY_MAX)
+    body = r.text("body", OTHER_BODY_MAX)
     if not body:
         r.error("body", "必填：请录入信件内容或通话、来访摘要。")
     values = BulkRow(
@@ -506,7 +508,7 @@ def _read_row(
         name=r.text("name", NAME_MAX),
         phone=r.text("phone"),
         email=r.text("email"),
-        address=r.text("address", ADDRESS_MAX),
+        address=r.text("address", ADDRESS_WITHOUT_POSTCODE_MAX),
         postcode=r.text("postcode"),
         consent=r.flag("consent"),
         anonymous=r.flag("anonymous"),
@@ -525,7 +527,7 @@ def _read_row(
 
 
 def _check_contact(r: _RowReader, values: BulkRow) -> None:
-    if values.phone and not _PHONE.match(unicodedata.normalize("NFKC", values.phone)):
+    if values.phone and not PHONE.match(unicodedata.normalize("NFKC", values.phone)):
         r.error("phone", "电话号码格式不正确，请填写手机号或带区号的固定电话。")
     if values.email:
         try:

@@ -8,7 +8,6 @@ and removes the files written by this call, so nothing is half-recorded and no f
 from __future__ import annotations
 
 import functools
-import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,16 @@ from portal import audit
 from portal.extensions import db
 from portal.intake import attachments as files
 from portal.intake import offline, receipts
+from portal.intake.limits import (
+    ADDRESS_MAX,
+    NAME_MAX,
+    OTHER_BODY_MAX,
+    PHONE,
+    SUBJECT_MAX,
+    WEB_BODY_MAX,
+    WEB_BODY_MIN,
+    body_max,
+)
 from portal.intake.models import (
     CHANNELS,
     INITIAL_STATUSES,
@@ -44,15 +53,8 @@ from portal.personal_data import (
 )
 from portal.workdays import WorkCalendar, as_utc, local_date, utcnow
 
-WEB_BODY_MIN = 10
-WEB_BODY_MAX = 5000
-OTHER_BODY_MAX = 100_000  # mail and transcribed letters can be long
-SUBJECT_MAX = 300
-NAME_MAX = 100
-ADDRESS_MAX = 300
 CODE_ATTEMPTS = 3
 SECRET_KEY_PURPOSE = "receipt-secret"  # noqa: S105 - a label, not a secret
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-－]{4,22}[0-9]$")
 
 
 @dataclass
@@ -245,7 +247,7 @@ def _validate_contact(
         errors["contact_name"] = _("姓名不能超过%(max)s个字。", max=NAME_MAX)
     if cleaned.address and len(cleaned.address) > ADDRESS_MAX:
         errors["contact_address"] = _("地址不能超过%(max)s个字。", max=ADDRESS_MAX)
-    if cleaned.phone and not _PHONE.match(cleaned.phone):
+    if cleaned.phone and not PHONE.match(cleaned.phone):
         errors["contact_phone"] = _("电话号码格式不正确，请填写手机号码或带区号的固定电话。")
     if channel == "web" and not cleaned.is_empty():
         if anonymous:
@@ -618,8 +620,8 @@ def add_follow_up(
     checked = _check_attachments(attachments, errors)
     if not text and not checked and "attachments" not in errors:
         errors["body"] = _("请填写补充内容或上传附件。")
-    elif len(text) > (WEB_BODY_MAX if channel == "web" else OTHER_BODY_MAX):
-        errors["body"] = _("补充内容不能超过%(max)s个字。", max=WEB_BODY_MAX)
+    elif len(text) > body_max(channel):
+        errors["body"] = _("补充内容不能超过%(max)s个字。", max=body_max(channel))
     if errors:
         db.session.rollback()
         raise SubmissionRejected(errors)

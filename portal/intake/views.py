@@ -57,6 +57,13 @@ from portal.extensions import db
 from portal.intake import offline
 from portal.intake.attachments import content_disposition, send_attachment_response
 from portal.intake.forms import FindingsField, apply_service_errors, normalise_phone
+from portal.intake.limits import (
+    ADDRESS_WITHOUT_POSTCODE_MAX,
+    EMAIL_MAX,
+    NAME_MAX,
+    OTHER_BODY_MAX,
+    SUBJECT_MAX,
+)
 from portal.intake.models import Attachment
 from portal.intake.service import (
     Contact,
@@ -121,23 +128,23 @@ class StaffIntakeForm(FlaskForm):
     )
     received_on = DateField(_l("收到日期"), validators=[InputRequired(_l("请填写收到日期。"))])
     postmarked_on = DateField(_l("邮戳日期（信件）"), validators=[Optional()])
-    contact_name = StringField(_l("姓名"), filters=[_stripped], validators=[Length(max=100)])
+    contact_name = StringField(_l("姓名"), filters=[_stripped], validators=[Length(max=NAME_MAX)])
     contact_phone = StringField(_l("电话"), filters=[_stripped])
     contact_email = StringField(
         _l("电子邮箱"),
         filters=[_stripped],
-        validators=[Optional(), Email(_l("电子邮箱地址格式不正确。")), Length(max=254)],
+        validators=[Optional(), Email(_l("电子邮箱地址格式不正确。")), Length(max=EMAIL_MAX)],
     )
     contact_postcode = StringField(_l("邮编"), filters=[_stripped])
     contact_address = StringField(
-        _l("地址"), filters=[_stripped], validators=[Length(max=offline.ADDRESS_MAX)]
+        _l("地址"), filters=[_stripped], validators=[Length(max=ADDRESS_WITHOUT_POSTCODE_MAX)]
     )
     anonymous = BooleanField(_l("来信人/来电人要求匿名（不登记任何联系方式）"))
     consent = BooleanField(_l("对方同意我办用所留联系方式答复（信中留有回信地址视为同意）"))
-    subject = StringField(_l("标题"), filters=[_stripped], validators=[Length(max=300)])
+    subject = StringField(_l("标题"), filters=[_stripped], validators=[Length(max=SUBJECT_MAX)])
     body = TextAreaField(
         _l("内容（信件转录或通话、来访摘要）"),
-        validators=[Length(max=offline.BODY_MAX, message=_l("内容过长。"))],
+        validators=[Length(max=OTHER_BODY_MAX, message=_l("内容过长。"))],
     )
     findings = FindingsField(_l("涉及的问题"), default=list)
     attachments = MultipleFileField(_l("扫描件（PDF或图片，可多个）"))
@@ -147,7 +154,7 @@ class StaffIntakeForm(FlaskForm):
         validators=[Optional(), NumberRange(0, offline.DURATION_MAX, _l("时长应为0到1440分钟。"))],
     )
     line = StringField(_l("接听号码（我办电话）"), filters=[_stripped], validators=[Length(max=40)])
-    received_by = StringField(_l("接待人"), filters=[_stripped], validators=[Length(max=100)])
+    received_by = StringField(_l("接待人"), filters=[_stripped], validators=[Length(max=NAME_MAX)])
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)

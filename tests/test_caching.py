@@ -1,0 +1,79 @@
+"""NoticeCache: what every per-notice cache in the portal relies on."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import Flask
+
+from portal.caching import NoticeCache, clear_all, notice_cache
+
+
+def test_a_new_version_is_a_new_key_and_old_versions_can_be_dropped() -> None:
+    cache: NoticeCache[str] = NoticeCache("pages")
+    cache.put((1, 1), "v1")
+    cache.put((1, 2), "v2")
+    cache.put((2, 1), "other notice")
+    cache.drop(lambda key: not (key[0] == 1 and key != (1, 2)))
+    assert cache.get((1, 1)) is None
+    assert cache.get((1, 2)) == "v2"
+    assert cache.get((2, 1)) == "other notice"
+
+
+def test_max_age_makes_an_old_entry_absent(monkeypatch) -> None:
+    cache: NoticeCache[int] = NoticeCache("facts")
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    cache.put("slug", 1)
+    now[0] += 0.5
+    assert cache.get("slug", max_age=1.0) == 1
+    now[0] += 0.6
+    assert cache.get("slug", max_age=1.0) is None
+    assert cache.get("slug") == 1  # without max_age the entry is still there
+
+
+def test_the_cache_stays_bounded() -> None:
+    cache: NoticeCache[int] = NoticeCache("bounded", max_entries=10)
+    for i in range(35):
+        cache.put(i, i)
+    assert len(cache) <= 10
+    assert cache.get(34) == 34  # the newest entry always survives
+
+
+def test_get_or_make_makes_once_per_key() -> None:
+    cache: NoticeCache[list[int]] = NoticeCache("made")
+    calls = []
+
+    def make() -> list[int]:
+        calls.append(1)
+        return [1, 2, 3]
+
+    assert cache.get_or_make("k", make) == [1, 2, 3]
+    assert cache.get_or_make("k", make) == [1, 2, 3]
+    assert len(calls) == 1
+
+
+def test_each_app_has_its_own_caches() -> None:
+    first, second = Flask("first"), Flask("second")
+    notice_cache("routers", first).put((1, 1), "router of app one")
+    assert notice_cache("routers", second).get((1, 1)) is None
+    assert notice_cache("routers", first).get((1, 1)) == "router of app one"
+    clear_all(first)
+    assert notice_cache("routers", first).get((1, 1)) is None
+
+
+def test_parallel_writers_never_corrupt_it() -> None:
+    cache: NoticeCache[int] = NoticeCache("threads", max_entries=50)
+
+    def writer(offset: int) -> None:
+        for i in range(2000):
+            cache.put((offset, i % 80), i)
+            cache.get((offset, (i * 7) % 80))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(cache) <= 50
