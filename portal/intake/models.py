@@ -10,6 +10,7 @@ import zlib
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -32,6 +33,15 @@ from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
 CHANNELS = ("web", "email", "letter", "phone", "visit", "box")
+# How people read a channel, everywhere it is shown (lazy: rendered in the reader's language).
+CHANNEL_LABELS = {
+    "web": _l("网上"),
+    "email": _l("电子邮件"),
+    "letter": _l("信件"),
+    "phone": _l("电话"),
+    "visit": _l("来访"),
+    "box": _l("意见箱"),
+}
 # Statuses a submission may be recorded with; the rest are reached through triage.
 INITIAL_STATUSES = ("received", "held", "spam")
 FINDING_SOURCES = ("submitter", "staff", "suggested")

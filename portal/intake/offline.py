@@ -28,10 +28,10 @@ from portal.intake.limits import (
     PHONE,
     SUBJECT_MAX,
 )
+from portal.intake.models import CHANNEL_LABELS
 from portal.workdays import SHANGHAI, as_utc, local_date, local_to_utc, local_today
 
 STAFF_CHANNELS = ("letter", "phone", "visit", "box")
-CHANNEL_LABELS = {"letter": "信件", "phone": "电话", "visit": "来访", "box": "意见箱"}
 # A date-only receipt is placed at the start of office hours: on the closing day of a window
 # that shuts in the afternoon, the citizen gets the benefit of the doubt.
 OFFICE_OPENS = time(9, 0)
@@ -222,7 +222,7 @@ class BulkRow:
 
     @property
     def channel_label(self) -> str:
-        return CHANNEL_LABELS.get(self.channel, self.channel)
+        return str(CHANNEL_LABELS.get(self.channel, self.channel))
 
     def channel_details(self) -> dict[str, Any]:
         details: dict[str, Any] = {"entered_by": "bulk", "row": self.row}

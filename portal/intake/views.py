@@ -64,7 +64,7 @@ from portal.intake.limits import (
     OTHER_BODY_MAX,
     SUBJECT_MAX,
 )
-from portal.intake.models import Attachment
+from portal.intake.models import CHANNEL_LABELS, Attachment
 from portal.intake.service import (
     Contact,
     DuplicateSubmission,
@@ -122,7 +122,7 @@ class StaffIntakeForm(FlaskForm):
     notice = HiddenField()
     channel = RadioField(
         _l("渠道"),
-        choices=[SelectChoice(value, label) for value, label in offline.CHANNEL_LABELS.items()],
+        choices=[SelectChoice(value, CHANNEL_LABELS[value]) for value in offline.STAFF_CHANNELS],
         default="letter",
         validators=[InputRequired(_l("请选择渠道。"))],
     )
@@ -416,7 +416,7 @@ def receipt() -> Any:
         receipt=data,
         submission=submission,
         secret_groups=_secret_groups(data["secret"]) if data else None,
-        channel_label=offline.CHANNEL_LABELS.get(data["channel"], "") if data else "",
+        channel_label=CHANNEL_LABELS.get(data["channel"], "") if data else "",
     )
 
 

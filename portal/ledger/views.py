@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from portal import audit
 from portal.extensions import db
+from portal.intake.models import CHANNEL_LABELS
 from portal.ledger import charts, export, stats
 from portal.notices.models import Notice
 from portal.staff.auth import roles_required
@@ -26,14 +27,6 @@ bp = Blueprint("ledger", __name__, url_prefix="/staff")
 
 STAFF_ROLES = ("triager", "editor", "viewer")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CHANNEL_LABELS = {
-    "web": "网上",
-    "email": "邮件",
-    "letter": "信件",
-    "phone": "电话",
-    "visit": "来访",
-    "box": "意见箱",
-}
 
 
 def _day(name: str) -> date | None:
@@ -77,7 +70,7 @@ def dashboard() -> str:
     svgs = {
         "findings": charts.horizontal_bars(finding_items, title="各问题收到意见数"),
         "channels": charts.horizontal_bars(
-            [(CHANNEL_LABELS.get(k, k), v) for k, v in channels], title="各渠道意见数"
+            [(str(CHANNEL_LABELS.get(k, k)), v) for k, v in channels], title="各渠道意见数"
         ),
         "statuses": charts.horizontal_bars(
             [(workflow.label(k), v) for k, v in statuses], title="各状态意见数"

@@ -28,7 +28,7 @@ from wtforms.validators import Length, Optional
 from portal.extensions import db
 from portal.intake import offline
 from portal.intake.attachments import content_disposition
-from portal.intake.models import Submission
+from portal.intake.models import CHANNEL_LABELS, Submission
 from portal.intake.service import audit_personal_data_view, find_by_code, find_by_code_or_404
 from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
@@ -73,7 +73,7 @@ def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:
         "recipient_postcode": postcode,
         "paragraphs": [p.strip() for p in reply.splitlines() if p.strip()],
         "received_text": offline.chinese_date(local_date(submission.received_at)),
-        "channel_label": offline.CHANNEL_LABELS.get(submission.channel, "网上"),
+        "channel_label": CHANNEL_LABELS[submission.channel],
         "date_text": offline.chinese_date(letter_date),
         "pdf_available": pdf_available(),
     }
