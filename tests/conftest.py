@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +38,60 @@ pytest_plugins = sorted(
 )
 
 
-def _database_kinds() -> list[str]:
-    wanted = os.environ.get("PORTAL_TEST_DATABASES")
-    if wanted:
-        return [k.strip() for k in wanted.split(",") if k.strip()]
-    return ["sqlite", "postgresql"] if (PG_URL or CI) else ["sqlite"]
+DATABASE_KIND_NAMES = ("sqlite", "postgresql")
+
+
+class DatabaseSelectionError(ValueError):
+    """PORTAL_TEST_DATABASES asks for a run that is not allowed (see _database_kinds)."""
+
+
+def _database_kinds(env: Mapping[str, str]) -> list[str]:
+    """The databases every ``app`` test runs on, from an environment mapping (os.environ).
+
+    PORTAL_TEST_DATABASES (comma-separated) narrows a local run. Under CI=true it may not drop
+    the PostgreSQL tier: a CI run that passes without it has not tested what production runs, so
+    that raises DatabaseSelectionError (and pytest_configure stops the run) instead of passing
+    short. Unknown names and an empty list raise too, rather than run nothing.
+    """
+    ci = env.get("CI", "").lower() == "true"
+    wanted = env.get("PORTAL_TEST_DATABASES")
+    if wanted is None or not wanted.strip():
+        with_pg = bool(env.get("PORTAL_TEST_DATABASE_URL")) or ci
+        return ["sqlite", "postgresql"] if with_pg else ["sqlite"]
+    kinds = list(dict.fromkeys(k.strip() for k in wanted.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in DATABASE_KIND_NAMES]
+    if unknown or not kinds:
+        raise DatabaseSelectionError(
+            f"PORTAL_TEST_DATABASES={wanted!r} names no database kind or an unknown one "
+            f"({', '.join(unknown) or 'empty'}); use a comma-separated list of "
+            f"{', '.join(DATABASE_KIND_NAMES)}"
+        )
+    if ci and "postgresql" not in kinds:
+        raise DatabaseSelectionError(
+            f"CI=true but PORTAL_TEST_DATABASES={wanted!r} leaves out postgresql: a CI run "
+            "must test every tier. Unset PORTAL_TEST_DATABASES (or include postgresql)."
+        )
+    return kinds
+
+
+try:
+    DATABASE_KINDS = _database_kinds(os.environ)
+    _DATABASE_SELECTION_ERROR: str | None = None
+except DatabaseSelectionError as exc:
+    DATABASE_KINDS = ["sqlite"]  # never run: pytest_configure stops the session first
+    _DATABASE_SELECTION_ERROR = str(exc)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    kinds = _database_kinds()
-    lines = [f"portal databases under test: {', '.join(kinds)}"]
-    if "postgresql" not in kinds:
+    lines = [f"portal databases under test: {', '.join(DATABASE_KINDS)}"]
+    if "postgresql" not in DATABASE_KINDS:
         lines.append("WARNING: PostgreSQL tier not run (set PORTAL_TEST_DATABASE_URL)")
     return lines
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if _DATABASE_SELECTION_ERROR:
+        raise pytest.UsageError(_DATABASE_SELECTION_ERROR)
     config.addinivalue_line("markers", "config(**kw): extra app config for this test")
 
 
@@ -83,7 +121,7 @@ def _create_pg_database(base_url: str) -> tuple[str, Any]:
     ), drop
 
 
-@pytest.fixture(scope="session", params=_database_kinds())
+@pytest.fixture(scope="session", params=DATABASE_KINDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
@@ -155,9 +193,9 @@ def app(
     application = create_app(config)
     with application.app_context():
         _truncate_all()
-    from portal.notices.public_views import clear_cache
+    from portal.caching import clear_all
 
-    clear_cache()
+    clear_all(application)
     yield application
     with application.app_context():
         _db.session.remove()
