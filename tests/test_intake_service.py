@@ -6,7 +6,7 @@ import hmac
 import json
 import re
 import unicodedata
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from portal import audit
 from portal.audit import Event
 from portal.extensions import db
 from portal.intake import receipts
+from portal.intake.follow_ups import add_follow_up
 from portal.intake.models import Attachment, FollowUp, Submission, SubmissionFinding
 from portal.intake.service import (
     Contact,
@@ -27,13 +28,11 @@ from portal.intake.service import (
     Incoming,
     IncomingFile,
     SubmissionRejected,
-    add_follow_up,
     check_secret,
     find_by_code,
-    format_code,
-    masked_contact,
     record_submission,
 )
+from portal.notices.models import Finding
 from portal.outbox.models import OutboxMessage
 from tests.fixtures.intake import MZ_EXE, gen_image, gen_pdf, gps_exif, stored_files
 
@@ -218,17 +217,14 @@ def test_a_taken_code_is_redrawn(app: Flask, notice: Any, monkeypatch: pytest.Mo
     assert counts()["submissions"] == 2 and len(stored_files(app)) == 1
 
 
-def test_contact_is_masked_in_lists_and_revealing_it_is_audited(app: Flask, notice: Any) -> None:
+def test_revealing_the_contact_is_audited(app: Flask, notice: Any) -> None:
     contact = Contact(
         name="李明", phone="13812341234", email="zhang@qq.com", address="东莞市南城区某路1号"
     )
     receipt = record(notice, contact=contact, consent=True)
     submission = db.session.get(Submission, receipt.submission_id)
-    masked = masked_contact(submission)
-    assert (masked.name, masked.phone, masked.email) == ("李**", "138****1234", "z***@qq.com")
-    assert "某路" not in masked.address
     assert db.session.scalar(select(func.count()).where(Event.action == "personal_data.view")) == 0
-    from portal.triage.actions import reveal_personal_data
+    from portal.triage.reveal import reveal_personal_data
 
     shown = reveal_personal_data(submission, "回电核实", actor="user:1:a@b.cn")
     db.session.commit()
@@ -252,7 +248,7 @@ def test_codes_are_crockford_and_distinct() -> None:
 
 @given(st.text(alphabet=receipts.ALPHABET, min_size=10, max_size=10))
 def test_a_code_is_found_however_it_is_typed(chars: str) -> None:
-    display = format_code(chars)
+    display = receipts.format_code(chars)
     variants = {
         chars.lower(),
         display,
@@ -309,10 +305,7 @@ def test_duplicate_message_id_raises_with_the_first_code(app: Flask, notice: Any
     assert counts()["submissions"] == 1
 
 
-def test_email_channel_stores_sender_raw_message_and_threads_the_ack(
-    app: Flask, notice: Any
-) -> None:
-    raw = b"From: a@b.cn\r\nSubject: hi\r\n\r\n" + "意见".encode() * 500
+def test_email_channel_stores_the_sender_and_threads_the_ack(app: Flask, notice: Any) -> None:
     receipt = record(
         notice,
         channel="email",
@@ -320,14 +313,40 @@ def test_email_channel_stores_sender_raw_message_and_threads_the_ack(
         subject="关于第3项",
         sender_email="Reader@Example.COM",
         message_id="<m1@example.com>",
-        raw_message=raw,
     )
     submission = db.session.get(Submission, receipt.submission_id)
-    assert submission.raw_message_bytes == raw
-    assert len(submission.raw_message) < len(raw)
     assert submission.sender_email.lower() == "reader@example.com"
     ack = db.session.scalars(select(OutboxMessage)).one()
     assert ack.to.lower() == "reader@example.com" and ack.in_reply_to == "<m1@example.com>"
+
+
+def test_caller_rows_commit_with_the_submission_or_not_at_all(app: Flask, notice: Any) -> None:
+    def add_note(submission: Submission) -> None:
+        assert submission.id is not None and CODE_RE.match(submission.code)
+        audit.record("test.note", object_type="submission", object_id=submission.id)
+
+    receipt = record_submission(
+        Incoming(channel="web", body=BODY, notice=notice), before_commit=add_note
+    )
+    note = db.session.scalar(select(Event).where(Event.action == "test.note"))
+    assert note is not None and note.object_id == str(receipt.submission_id)
+
+    def fail(submission: Submission) -> None:
+        raise OSError("the caller's store is down")
+
+    before = counts()
+    with pytest.raises(OSError):
+        record_submission(
+            Incoming(
+                channel="web",
+                body=BODY,
+                notice=notice,
+                attachments=[IncomingFile("a.pdf", gen_pdf("x"))],
+            ),
+            before_commit=fail,
+        )
+    assert counts() == before
+    assert stored_files(app) == []
 
 
 def test_spam_is_recorded_without_acknowledgement_and_held_with_reason(
@@ -360,6 +379,20 @@ def test_late_is_computed_from_the_feedback_window(app: Flask, notice: Any) -> N
                      posted.submission_id: False}  # fmt: skip
 
 
+def test_chosen_findings_follow_a_new_notice_version(app: Flask, notice: Any) -> None:
+    record(notice, findings=[13])  # the notice's findings are now read and kept
+    finding = db.session.scalar(
+        select(Finding).where(Finding.notice_id == notice.id, Finding.number == 13)
+    )
+    finding.active = False
+    notice.version += 1  # as every edit of a notice does
+    db.session.commit()
+    with pytest.raises(SubmissionRejected) as caught:
+        record(notice, findings=[13])
+    assert "13" in caught.value.errors["findings"]
+    assert record(notice, findings=[2]).code
+
+
 def test_other_channels_accept_short_bodies_but_not_empty(app: Flask, notice: Any) -> None:
     record(notice, channel="phone", body="路灯坏了", channel_details={"duration_min": 3})
     with pytest.raises(SubmissionRejected):
@@ -379,6 +412,27 @@ def test_follow_up_adds_text_and_files(app: Flask, notice: Any) -> None:
     assert [a.follow_up_id for a in submission.attachments] == [follow_up.id]
     with pytest.raises(SubmissionRejected):
         add_follow_up(submission, body="", channel="web")
+
+
+@pytest.mark.parametrize("channel", ["email", "letter"])
+def test_long_follow_up_by_mail_or_letter_is_refused_with_its_own_limit(
+    app: Flask, notice: Any, channel: str
+) -> None:
+    submission = db.session.get(Submission, record(notice).submission_id)
+    with pytest.raises(SubmissionRejected) as caught:
+        add_follow_up(submission, body="补" * 100_001, channel=channel)
+    message = caught.value.errors["body"]
+    assert "100000" in message and "5000" not in message
+    submission = db.session.get(Submission, submission.id)
+    follow_up = add_follow_up(submission, body="补" * 99_999, channel=channel)
+    assert len(follow_up.body) == 99_999
+
+
+def test_long_web_follow_up_is_refused_with_the_web_limit(app: Flask, notice: Any) -> None:
+    submission = db.session.get(Submission, record(notice).submission_id)
+    with pytest.raises(SubmissionRejected) as caught:
+        add_follow_up(submission, body="补" * 5001, channel="web")
+    assert "5000" in caught.value.errors["body"]
 
 
 FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]")
@@ -415,9 +469,6 @@ def test_any_unicode_body_is_stored_normalised_and_round_trips(
     assert all(ch in stored for ch in kept)
 
 
-def test_two_hundred_submissions_get_distinct_codes_quickly(app: Flask, notice: Any) -> None:
-    started = datetime.now(UTC)
+def test_two_hundred_submissions_get_distinct_codes(app: Flask, notice: Any) -> None:
     codes = {record(notice, body=f"{BODY}{i}").code for i in range(200)}
-    elapsed = datetime.now(UTC) - started
     assert len(codes) == 200
-    assert elapsed < timedelta(seconds=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -14,18 +15,19 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 
+from portal.audit import Event
 from portal.extensions import db
 from portal.intake import attachments as files
-from portal.intake.mail.ingest import LINE_RE, ingest
+from portal.intake.mail.ingest import ingest
 from portal.intake.mail.models import MailMessage
 from portal.intake.mail.parse import parse_message
-from portal.intake.models import FollowUp, Submission
+from portal.intake.models import Attachment, FollowUp, Submission
 from portal.intake.service import IncomingFile
 from portal.outbox.models import OutboxMessage
-from tests.fixtures.intake import MZ_EXE, gen_pdf
+from tests.fixtures.intake import MZ_EXE, gen_pdf, stored_files
 
 CORPUS_DIR = Path(__file__).parent / "data" / "mail"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
@@ -33,6 +35,11 @@ EXPECTED: dict[str, dict[str, Any]] = json.loads(
 )
 CORPUS = {name: (CORPUS_DIR / name).read_bytes() for name in sorted(EXPECTED)}
 EX_TEMPFAIL = 75
+CODE = r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}"
+# What `flask mail ingest` may print (DESIGN.md: MTAs and scripts rely on it).
+LINE_RE = re.compile(
+    rf"^(?:(?:recorded|threaded|duplicate) {CODE}|(?:ignored|quarantined) \S[^\n]*)$"
+)
 
 
 def citizen_mail(
@@ -152,7 +159,10 @@ def test_recorded_mail_lands_on_the_published_notice_with_its_sender(
         submission = db.session.scalar(select(Submission))
         assert submission is not None and submission.notice is not None
         assert submission.notice.slug == published_notice
-        assert submission.raw_message_bytes is not None
+        row = db.session.scalar(
+            select(MailMessage).where(MailMessage.submission_id == submission.id)
+        )
+        assert row is not None and row.outcome == "recorded" and row.code == submission.code
 
 
 def test_gb18030_character_survives_end_to_end(
@@ -316,7 +326,7 @@ def test_database_failure_spools_and_exits_non_zero(
     def database_down(*_args: Any, **_kw: Any) -> Any:
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr("portal.intake.mail.ingest.record_submission", database_down)
+    monkeypatch.setattr("portal.intake.mail.store.record_submission", database_down)
     result = run_ingest(runner, raw, tmp_path)
     assert result.exit_code == EX_TEMPFAIL  # the MTA keeps the message and retries
     assert not [line for line in result.stdout.splitlines() if LINE_RE.match(line)]
@@ -336,6 +346,103 @@ def test_database_failure_spools_and_exits_non_zero(
 def test_ingest_reads_stdin(runner: FlaskCliRunner, app: Flask, published_notice: str) -> None:
     result = runner.invoke(args=["mail", "ingest", "-"], input=citizen_mail())
     assert one_line(result).startswith("recorded ")
+
+
+# --- one transaction, one copy of the raw bytes -----------------------------------------------
+
+
+def raw_copies(raw: bytes) -> list[str]:
+    """Every table.column of the database that holds these bytes, as they are or compressed."""
+    conn = db.session.connection()
+    found = []
+    for table in sorted(inspect(conn).get_table_names()):
+        for row in conn.execute(text(f'SELECT * FROM "{table}"')).mappings():
+            for column, value in row.items():
+                if isinstance(value, bytes | memoryview) and _holds(bytes(value), raw):
+                    found.append(f"{table}.{column}")
+    return found
+
+
+def _holds(value: bytes, raw: bytes) -> bool:
+    if value == raw:
+        return True
+    try:
+        return zlib.decompress(value) == raw
+    except zlib.error:
+        return False
+
+
+def test_raw_message_is_stored_once(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    first = citizen_mail("路口的护栏还没有修好。")
+    code = code_of(one_line(run_ingest(runner, first, tmp_path)))
+    reply = citizen_mail("补充：护栏在学校门口。", subject=f"Re: [#{code}] 您的意见已收到")
+    assert one_line(run_ingest(runner, reply, tmp_path)) == f"threaded {code}"
+    with app.app_context():
+        assert raw_copies(first) == ["mail_messages.raw"]
+        assert raw_copies(reply) == ["mail_messages.raw"]
+
+
+class _DiskFull:
+    """Makes every insert of a mail record fail, as a full disk or a lost connection would."""
+
+    def __enter__(self) -> None:
+        event.listen(MailMessage, "before_insert", self.fail)
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(MailMessage, "before_insert", self.fail)
+
+    @staticmethod
+    def fail(*_args: Any) -> None:
+        raise OperationalError("INSERT INTO mail_messages", {}, Exception("disk is full"))
+
+
+def test_submission_and_its_mail_record_commit_together(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    raw = citizen_mail(
+        "现场照片见附件。", attachments=(("现场.pdf", gen_pdf(), "application/pdf"),)
+    )
+    with _DiskFull():
+        result = run_ingest(runner, raw, tmp_path)
+    assert result.exit_code == EX_TEMPFAIL, result.output
+    with app.app_context():
+        # Nothing half-recorded: no submission, file, acknowledgement or event without its mail.
+        for model in (Submission, Attachment, OutboxMessage, MailMessage):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0, model
+        recorded = select(func.count(Event.id)).where(Event.action == "submission.record")
+        assert db.session.scalar(recorded) == 0
+    assert stored_files(app) == []
+    assert [p.read_bytes() for p in (Path(app.instance_path) / "mail-spool").glob("*.eml")] == [raw]
+
+    drained = runner.invoke(args=["mail", "spool"])
+    assert drained.exit_code == 0, drained.output
+    code = drained.output.split(": recorded ", 1)[1].strip()
+    with app.app_context():
+        row = db.session.scalars(select(MailMessage)).one()
+        assert (row.outcome, row.code) == ("recorded", code)
+        submission = db.session.scalars(select(Submission)).one()
+        assert submission.code == code and [a.filename for a in submission.attachments] == [
+            "现场.pdf"
+        ]
+
+
+def test_follow_up_and_its_mail_record_commit_together(
+    runner: FlaskCliRunner, app: Flask, published_notice: str, tmp_path: Path
+) -> None:
+    code = code_of(one_line(run_ingest(runner, citizen_mail(), tmp_path)))
+    reply = citizen_mail("补充：晚上十点以后施工。", subject=f"Re: [#{code}] 您的意见已收到")
+    with _DiskFull():
+        assert run_ingest(runner, reply, tmp_path).exit_code == EX_TEMPFAIL
+    with app.app_context():
+        assert db.session.scalar(select(func.count(FollowUp.id))) == 0
+    # The MTA's retry adds the follow-up once, with its record.
+    assert one_line(run_ingest(runner, reply, tmp_path)) == f"threaded {code}"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(FollowUp.id))) == 1
+        outcomes = db.session.scalars(select(MailMessage.outcome).order_by(MailMessage.id))
+        assert outcomes.all() == ["recorded", "threaded"]
 
 
 # --- fuzzing ---------------------------------------------------------------------------------

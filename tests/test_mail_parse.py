@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-import time
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.intake.mail.parse import (
-    FORWARD_MARKER,
-    ParsedMail,
-    decode_bytes,
-    find_receipt_code,
-    parse_message,
-)
+from portal.intake.mail.headers import find_receipt_code
+from portal.intake.mail.parse import FORWARD_MARKER, ParsedMail, parse_message
 
 CORPUS_DIR = Path(__file__).parent / "data" / "mail"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
@@ -124,38 +118,7 @@ def test_dedupe_key_uses_message_id_or_content_hash() -> None:
     assert changed.dedupe_key != first.dedupe_key
 
 
-# --- charsets -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("label", ["gb2312", "GBK", "x-gbk", "cp936", "gb_2312-80", "euc-cn"])
-def test_gb_labels_decode_gb18030_only_characters(label: str) -> None:
-    text, _ = decode_bytes("朱镕基和刘䶮".encode("gb18030"), label)
-    assert text == "朱镕基和刘䶮"
-
-
-@pytest.mark.parametrize("label", ["utf8", "UTF_8", "unicode-1-1-utf-8", '"utf-8 "', " utf-8"])
-def test_misspelled_utf8_labels(label: str) -> None:
-    assert decode_bytes("整改".encode(), label) == ("整改", "utf-8")
-
-
-def test_missing_label_guesses_in_order() -> None:
-    assert decode_bytes("意见".encode(), None)[0] == "意见"
-    assert decode_bytes("意见反馈".encode("gbk"), None)[0] == "意见反馈"
-    taiwan = "臺灣同胞對整改措施的意見"
-    assert decode_bytes(taiwan.encode("big5"), None)[0] == taiwan
-
-
-def test_explicit_label_is_not_overridden() -> None:
-    # These GBK bytes are also valid Big5; the label decides.
-    data = "中文".encode("gbk")
-    assert decode_bytes(data, "gbk")[0] == "中文"
-    assert decode_bytes("Café".encode("latin-1"), "iso-8859-1")[0] == "Café"
-    assert decode_bytes("臺灣".encode("big5"), "big5")[0] == "臺灣"
-
-
-def test_boms_are_removed() -> None:
-    assert decode_bytes(b"\xef\xbb\xbf" + "正文".encode(), None)[0] == "正文"
-    assert decode_bytes(b"\xff\xfe" + "正文".encode("utf-16-le"), None)[0] == "正文"
+# --- charsets through the parser ----------------------------------------------------
 
 
 def test_unknown_label_falls_back_and_notes_it() -> None:
@@ -167,53 +130,18 @@ def test_unknown_label_falls_back_and_notes_it() -> None:
     assert any("klingon" in p for p in mail.problems)
 
 
-def test_non_text_codec_labels_are_refused() -> None:
-    text, charset = decode_bytes(b"aGVsbG8=", "base64")
-    assert text == "aGVsbG8=" and charset == "utf-8"
-
-
-@given(st.binary(max_size=300), st.sampled_from([None, "utf-8", "gb2312", "big5", "bogus", ""]))
-@settings(max_examples=200, deadline=None)
-def test_decode_bytes_never_raises(data: bytes, label: str | None) -> None:
-    text, charset = decode_bytes(data, label)
-    assert isinstance(text, str) and charset
-
-
-# --- receipt codes ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("subject", "code"),
-    [
-        ("Re: [#ABCDE-FGHJK] 您的意见已收到", "ABCDEFGHJK"),
-        ("回复：［＃abcde－fghjk］您的意见已收到", "ABCDEFGHJK"),
-        ("答复 [# 0oIlA-BCDEF ]", "0011ABCDEF"),
-        ("[#ABCDEFGHJK]", "ABCDEFGHJK"),
-        ("no code here", None),
-        ("[#ABCDE-FGHJU]", None),  # U is not Crockford
-        ("[#ABCD-FGHJK]", None),
-        ("ABCDE-FGHJK without brackets", None),
-    ],
-)
-def test_find_receipt_code(subject: str, code: str | None) -> None:
-    assert find_receipt_code(subject) == code
-
-
 # --- size guard ------------------------------------------------------------------------
 
 
-def test_huge_message_is_quarantined_fast() -> None:
+def test_huge_message_is_quarantined_with_its_sender() -> None:
     raw = (
         b"From: big@qq.com\r\nSubject: big\r\nMessage-ID: <big@qq.com>\r\n"
         b"Content-Type: text/plain\r\n\r\n" + b"A" * (200 * 1024 * 1024)
     )
-    started = time.perf_counter()
     mail = parse_message(raw)
-    elapsed = time.perf_counter() - started
     del raw
     assert mail.quarantine_reason == "too large"
     assert mail.sender == "big@qq.com" and mail.message_id == "big@qq.com"
-    assert elapsed < 1.0
 
 
 def test_too_many_parts_respects_cap() -> None:
@@ -297,34 +225,18 @@ def test_deep_nesting_does_not_raise() -> None:
     _check_invariants(parse_message(raw))
 
 
-def test_throughput(capsys: pytest.CaptureFixture[str]) -> None:
-    """Not a gate, a figure for the report: messages per second over the corpus."""
-    messages = list(CORPUS.values())
-    started = time.perf_counter()
-    rounds = 5
-    for _ in range(rounds):
-        for raw in messages:
-            parse_message(raw)
-    rate = rounds * len(messages) / (time.perf_counter() - started)
-    with capsys.disabled():
-        print(f"\nparse_message throughput: {rate:.0f} messages/s over {len(messages)} messages")
-    assert rate > 20
-
-
 def test_hostile_html_mail_does_not_stall_the_queue() -> None:
     raw = (
         b"From: a@qq.com\r\nSubject: deep\r\nMessage-ID: <deep@qq.com>\r\n"
         b"Content-Type: text/html; charset=utf-8\r\n\r\n" + "<div>意见".encode() * 100_000
     )
-    started = time.perf_counter()
     mail = parse_message(raw)
-    assert time.perf_counter() - started < 5
     assert "意见" in mail.text and mail.quarantine_reason is None
     assert mail.html is not None and "<div" not in mail.html
 
 
-def test_large_attachment_throughput(capsys: pytest.CaptureFixture[str]) -> None:
-    """A 20 MB scan attached as base64 (within the 30 MB cap): a figure for the report."""
+def test_a_twenty_megabyte_scan_arrives_whole() -> None:
+    """A 20 MB scan attached as base64 (within the 30 MB cap); bench/mail_ingest.py times it."""
     payload = bytes(range(256)) * (20 * 1024 * 4)
     encoded = base64.encodebytes(payload)
     raw = (
@@ -334,10 +246,5 @@ def test_large_attachment_throughput(capsys: pytest.CaptureFixture[str]) -> None
         + b"\r\n--x\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
         b'Content-Disposition: attachment; filename="scan.pdf"\r\n\r\n' + encoded + b"\r\n--x--\r\n"
     )
-    started = time.perf_counter()
     mail = parse_message(raw)
-    elapsed = time.perf_counter() - started
-    with capsys.disabled():
-        print(f"\n{len(raw) / 2**20:.1f} MB message with one attachment: {elapsed:.2f} s")
     assert mail.attachments[0].data == payload
-    assert elapsed < 10

@@ -7,16 +7,18 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from portal import audit
 from portal.audit import Event
 from portal.extensions import db
 from portal.intake.mail.ingest import ingest
 from portal.intake.mail.models import MailMessage
 from portal.intake.models import Submission
 from tests.conftest import csrf_token_from
-from tests.fixtures.intake import MZ_EXE, gen_pdf
-from tests.test_mail_ingest import citizen_mail
+from tests.fixtures.intake import MZ_EXE, gen_pdf, stored_files
+from tests.test_mail_ingest import citizen_mail, raw_copies
 
 LIST = "/staff/mail/quarantine"
 
@@ -98,8 +100,13 @@ def test_release_records_held_submission_keeping_refused_files_in_the_mail(
         assert submission.status == "held" and submission.channel == "email"
         assert [a.filename for a in submission.attachments] == ["现场.pdf"]
         assert "病毒.pdf" in (submission.hold_reason or "")
-        assert submission.raw_message_bytes == raw  # the refused file is still in there
         code = submission.code
+        # The quarantined row now points to the submission and keeps the only copy of the raw
+        # mail, refused file included.
+        row = db.session.get(MailMessage, message_id)
+        assert row is not None
+        assert (row.release_state, row.code, row.submission_id) == ("released", code, submission.id)
+        assert raw_copies(raw) == ["mail_messages.raw"]
     after = client.get(response.location).get_data(as_text=True)
     assert code in after  # the flash names the new receipt code
     assert "关于违规停车的举报" not in after
@@ -107,6 +114,32 @@ def test_release_records_held_submission_keeping_refused_files_in_the_mail(
     with app.app_context():
         # Delivered again later, it is the same submission.
         assert ingest(raw).line() == f"duplicate {code}"
+
+
+def test_a_failed_release_records_nothing(
+    app: Flask, staff_login: Any, published_notice: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message_id = quarantine(app, refused_mail())
+    client = staff_login("triager")
+    real_record = audit.record
+
+    def audit_down(action: str, **kwargs: Any) -> Any:
+        if action == "mail.release":
+            raise OperationalError("INSERT INTO events", {}, Exception("database is locked"))
+        return real_record(action, **kwargs)
+
+    monkeypatch.setattr(audit, "record", audit_down)
+    # The site's "database unavailable, nothing was recorded, try again" page.
+    assert post(client, f"{LIST}/{message_id}/release").status_code == 503
+    monkeypatch.undo()
+    with app.app_context():
+        # The release is one transaction: no submission while the mail still waits as pending.
+        assert db.session.scalar(select(func.count(Submission.id))) == 0
+        assert db.session.get(MailMessage, message_id).release_state == "pending"  # type: ignore[union-attr]
+        assert stored_files(app) == []
+    assert post(client, f"{LIST}/{message_id}/release").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Submission.status)) == "held"
 
 
 def test_release_of_undecodable_mail_keeps_it_held(

@@ -16,8 +16,10 @@ from sqlalchemy import insert, inspect, select, update
 from portal.audit import Event
 from portal.extensions import db
 from portal.intake import attachments as files
+from portal.intake.mail.ingest import ingest
+from portal.intake.mail.models import MailMessage
 from portal.intake.models import Attachment, Submission
-from portal.intake.retention import personal_fields_left, purge
+from portal.intake.retention import NEUTRAL_DETAIL_KEYS, purge
 from portal.intake.service import Contact, Incoming, IncomingFile, record_submission
 from portal.outbox.models import OutboxMessage
 
@@ -55,6 +57,23 @@ def _close(submission_id: int, days_ago: float, status: str = "closed") -> None:
             )
         )
     db.session.commit()
+
+
+def personal_fields_left(submission: Submission) -> list[str]:
+    """Names of the personal fields still set on a submission."""
+    names = (
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "contact_address",
+        "sender_email",
+        "sender_hash",
+        "body_html",
+    )
+    left = [name for name in names if getattr(submission, name) is not None]
+    details = submission.channel_details or {}
+    left += [f"channel_details.{k}" for k in details if k not in NEUTRAL_DETAIL_KEYS]
+    return left
 
 
 def _purge_events() -> list[Event]:
@@ -131,25 +150,54 @@ def test_shared_file_survives_and_second_run_changes_nothing(app: Flask, notice:
     assert db.session.scalar(select(Attachment.id).where(Attachment.sha256 == sha)) is not None
 
 
-def test_mail_copy_is_erased(app: Flask, notice: Any) -> None:
-    raw = b"From: wang@example.com\r\nSubject: x\r\n\r\n" + BODY.encode()
+def test_channel_details_keep_only_what_is_not_personal(app: Flask, notice: Any) -> None:
     sid = _record(
         notice,
-        channel="email",
+        channel="phone",
         contact=None,
         consent=False,
         attachments=[],
-        sender_email="wang@example.com",
-        message_id="<m1@example.com>",
-        raw_message=raw,
         channel_details={"number": "13900001111", "called_at": "2024-01-01T09:00"},
     )
     _close(sid, days_ago=50)
     purge(30)
     row = db.session.get(Submission, sid)
-    assert row.sender_email is None and row.raw_message is None and row.sender_hash is None
     assert row.channel_details == {"called_at": "2024-01-01T09:00"}
     assert purge(30).submissions == 0, "neutral details left must not count as personal data"
+
+
+def test_mail_copies_are_erased(app: Flask, notice: Any) -> None:
+    raw = (
+        "From: 王五 <wang@example.com>\r\nTo: feedback@portal.example\r\nSubject: 意见\r\n"
+        "Message-ID: <m1@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + BODY
+    ).encode()
+    outcome = ingest(raw)
+    assert outcome.kind == "recorded"
+    sid = db.session.scalar(select(Submission.id).where(Submission.code == outcome.code))
+    assert sid is not None
+    _close(sid, days_ago=50)
+    assert purge(30).mail_messages == 1
+    row = db.session.get(Submission, sid)
+    assert row.sender_email is None and row.sender_hash is None
+    mail = db.session.scalars(select(MailMessage)).one()
+    assert (mail.raw, mail.sender, mail.subject) == (None, None, None)
+    assert purge(30).submissions == 0
+
+
+def test_a_mail_copy_alone_makes_a_submission_due(app: Flask, notice: Any) -> None:
+    # A message whose From address was unusable: only its raw copy holds who sent it.
+    raw = (
+        "From: not an address\r\nSubject: 意见\r\nMessage-ID: <m2@example.com>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + BODY
+    ).encode()
+    outcome = ingest(raw)
+    assert outcome.kind == "recorded"
+    sid = db.session.scalar(select(Submission.id).where(Submission.code == outcome.code))
+    assert sid is not None
+    assert personal_fields_left(db.session.get(Submission, sid)) == []
+    _close(sid, days_ago=50)
+    assert purge(30).submissions == 1
+    assert db.session.scalars(select(MailMessage.raw)).one() is None
 
 
 @pytest.mark.config(RETENTION_DAYS=20)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from html.parser import HTMLParser
 
 import pytest
@@ -275,10 +274,9 @@ def test_normalise_text_is_idempotent_and_encodable(text: str) -> None:
         "<b><i>x" * 30_000,
     ],
 )
-def test_hostile_markup_is_handled_quickly(hostile: str) -> None:
-    started = time.perf_counter()
+def test_hostile_markup_comes_out_inert(hostile: str) -> None:
+    # How long it takes is measured by bench/parsers.py, not asserted here.
     out, text = clean_html(hostile), html_to_text(hostile)
-    assert time.perf_counter() - started < 5
     assert_inert(out)
     assert "<" not in text
 

@@ -6,7 +6,6 @@ in the database (key in instance/pii.key), so a copied database does not reveal 
 
 from __future__ import annotations
 
-import zlib
 from datetime import date, datetime
 from typing import Any
 
@@ -20,7 +19,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -44,7 +42,6 @@ CHANNEL_LABELS = {
 }
 # Statuses a submission may be recorded with; the rest are reached through triage.
 INITIAL_STATUSES = ("received", "held", "spam")
-FINDING_SOURCES = ("submitter", "staff", "suggested")
 
 
 class Submission(Model):
@@ -86,11 +83,9 @@ class Submission(Model):
     hold_reason: Mapped[str | None] = mapped_column(String(500))
     ack_due_on: Mapped[date | None] = mapped_column(Date)
     reply_due_on: Mapped[date | None] = mapped_column(Date)
-    # FK to users.id is added by the triage issue's migration.
     assignee_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    raw_message: Mapped[bytes | None] = mapped_column(LargeBinary)  # zlib-compressed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -116,10 +111,6 @@ class Submission(Model):
         return [finding.number for finding in self.findings]
 
     @property
-    def raw_message_bytes(self) -> bytes | None:
-        return zlib.decompress(self.raw_message) if self.raw_message is not None else None
-
-    @property
     def email(self) -> str | None:
         """Where mail to the submitter goes: the contact address, else the From address."""
         return self.contact_email or self.sender_email
@@ -139,7 +130,7 @@ class SubmissionFinding(Model):
     finding_id: Mapped[int] = mapped_column(
         ForeignKey("findings.id", ondelete="CASCADE"), index=True
     )
-    source: Mapped[str] = mapped_column(String(20), default="submitter")
+    source: Mapped[str] = mapped_column(String(20), default="submitter")  # or staff, suggested
     score: Mapped[float | None] = mapped_column(Float)
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,10 +2,11 @@
 
 `flask submissions purge --older-than DAYS` (default RETENTION_DAYS) keeps what the ledger and the
 statistics need (code, status, channel, notice, findings, dates, body unless --include-text) and
-removes who sent it: contact fields, sender address and its blind index, raw mail bytes, personal
-channel details (a caller's number), the linked inbound-mail copies and outbox texts, and every
-attachment. A stored file is deleted only when no remaining attachment row uses the same content
-hash (uploads are content-addressed and shared between submissions).
+removes who sent it: contact fields, sender address and its blind index, personal channel details
+(a caller's number), the inbound mail (raw bytes, sender and subject of every message linked to
+the submission), the outbox texts, and every attachment. A stored file is deleted only when no
+remaining attachment row uses the same content hash (uploads are content-addressed and shared
+between submissions).
 
 Database changes and the one audit event commit together; files are removed after the commit, so
 a crash in between leaves only unreferenced files, which the orphan sweep of the next run removes.
@@ -23,7 +24,18 @@ from typing import Any
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import ColumnElement, delete, func, inspect, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Result,
+    SQLColumnExpression,
+    delete,
+    func,
+    inspect,
+    or_,
+    select,
+    update,
+)
 
 from portal import audit
 from portal.extensions import db
@@ -63,7 +75,7 @@ class PurgeReport:
         )
 
 
-def _closed_at() -> ColumnElement[Any]:
+def _closed_at() -> SQLColumnExpression[Any]:
     """When each submission was closed: its last change to 'closed', else its last update.
 
     status_changes belongs to triage; it is used only when triage registered it (never imported
@@ -82,6 +94,14 @@ def _closed_at() -> ColumnElement[Any]:
 
 def _has_personal_data(include_text: bool) -> ColumnElement[bool]:
     has_files = select(Attachment.id).where(Attachment.submission_id == Submission.id).exists()
+    has_mail = (
+        select(MailMessage.id)
+        .where(
+            MailMessage.submission_id == Submission.id,
+            or_(MailMessage.raw.is_not(None), MailMessage.sender.is_not(None)),
+        )
+        .exists()
+    )
     clauses = [
         Submission.contact_name.is_not(None),
         Submission.contact_phone.is_not(None),
@@ -89,9 +109,9 @@ def _has_personal_data(include_text: bool) -> ColumnElement[bool]:
         Submission.contact_address.is_not(None),
         Submission.sender_email.is_not(None),
         Submission.sender_hash.is_not(None),
-        Submission.raw_message.is_not(None),
         Submission.body_html.is_not(None),
         has_files,
+        has_mail,
     ]
     if include_text:
         clauses.append(Submission.body != REDACTED_TEXT)
@@ -131,7 +151,7 @@ def _erase_submissions(ids: Sequence[int], include_text: bool, report: PurgeRepo
         submission.contact_name = submission.contact_phone = None
         submission.contact_email = submission.contact_address = None
         submission.sender_email = submission.sender_hash = None
-        submission.raw_message = submission.body_html = None
+        submission.body_html = None
         submission.channel_details = _neutral_details(submission.channel_details)
         if include_text:
             submission.body = REDACTED_TEXT
@@ -154,7 +174,7 @@ def _erase_submissions(ids: Sequence[int], include_text: bool, report: PurgeRepo
             .values(body=REDACTED_TEXT)
             .execution_options(synchronize_session=False)
         )
-        report.follow_ups_redacted += result.rowcount or 0
+        report.follow_ups_redacted += _rowcount(result)
     return hashes
 
 
@@ -169,7 +189,7 @@ def _erase_copies(ids: Sequence[int], report: PurgeReport) -> None:
         .values(raw=None, sender=None, sender_hash=None, subject=None)
         .execution_options(synchronize_session=False)
     )
-    report.mail_messages += result.rowcount or 0
+    report.mail_messages += _rowcount(result)
     for row in db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.submission_id.in_(ids))
     ):
@@ -179,6 +199,12 @@ def _erase_copies(ids: Sequence[int], report: PurgeReport) -> None:
         if row.status in ("queued", "failed", "sending"):
             row.status, row.last_error = "dead", "personal data purged (retention)"
         report.outbox_messages += 1
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE changed (the session hands DML results back as CursorResult)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount or 0
 
 
 def _unreferenced(hashes: Iterable[str]) -> set[str]:
@@ -261,24 +287,6 @@ def purge(
     report.orphan_files_removed = sweep_orphans(root)
     db.session.rollback()  # end the read-only transaction of the reference checks
     return report
-
-
-def personal_fields_left(submission: Submission) -> list[str]:
-    """Names of the personal fields still set on a submission (for checks and tests)."""
-    names = (
-        "contact_name",
-        "contact_phone",
-        "contact_email",
-        "contact_address",
-        "sender_email",
-        "sender_hash",
-        "raw_message",
-        "body_html",
-    )
-    left = [name for name in names if getattr(submission, name) is not None]
-    details = submission.channel_details or {}
-    left += [f"channel_details.{k}" for k in details if k not in NEUTRAL_DETAIL_KEYS]
-    return left
 
 
 @click.command("purge")

@@ -1,5 +1,6 @@
-"""Email intake: parse (pure), charsets, ingest (the one door for mail), quarantine, IMAP fetch,
-the mail tables, the quarantine pages and `flask mail`."""
+"""Email intake: parse, charsets and headers (pure), store (one message's record), ingest (mail
+through the one door), quarantine (and the spool), IMAP fetch, the mail tables, the quarantine
+pages and `flask mail`."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal.intake.mail.imap import FetcherBusy, FetchReport, fetch_once
-from portal.intake.mail.ingest import MailStoreError, drain_spool, ingest
+from portal.intake.mail.ingest import drain_spool, ingest
+from portal.intake.mail.store import MailStoreError
 
 mail_cli = AppGroup("mail", help="Inbound mail: ingest one message, fetch the IMAP mailbox.")
 

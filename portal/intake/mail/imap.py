@@ -27,8 +27,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.intake.mail.ingest import MailStoreError, ingest
+from portal.intake.mail.ingest import ingest
 from portal.intake.mail.models import FetcherLock, MailboxState
+from portal.intake.mail.store import MailStoreError
 
 BATCH_SIZE = 50
 LOCK_NAME = "imap-fetch"

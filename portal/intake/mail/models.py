@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -20,13 +21,15 @@ from portal.extensions import Model
 from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
-OUTCOMES = ("recorded", "threaded", "duplicate", "ignored", "quarantined")
-# Quarantined messages wait as "pending" until staff release or delete them.
-RELEASE_STATES = ("none", "pending", "released", "deleted")
+# What became of a message: the first word of the line `flask mail ingest` prints.
+Outcome = Literal["recorded", "threaded", "duplicate", "ignored", "quarantined"]
 
 
 class MailMessage(Model):
-    """One distinct inbound message with its raw bytes (zlib), so decoding can be redone."""
+    """One distinct inbound message with its raw bytes (zlib), so decoding can be redone.
+
+    The only copy of the raw mail: a recorded or released message points to its submission,
+    a threaded one to the submission it added to."""
 
     __tablename__ = "mail_messages"
 
@@ -38,7 +41,7 @@ class MailMessage(Model):
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once staff deleted it
     size: Mapped[int] = mapped_column(Integer, default=0)
     source: Mapped[str] = mapped_column(String(20), default="pipe")
-    outcome: Mapped[str] = mapped_column(String(20), index=True)
+    outcome: Mapped[Outcome] = mapped_column(String(20), index=True)
     reason: Mapped[str | None] = mapped_column(String(500))
     code: Mapped[str | None] = mapped_column(String(11))
     submission_id: Mapped[int | None] = mapped_column(
@@ -51,6 +54,7 @@ class MailMessage(Model):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+    # none; quarantined mail waits as pending until staff make it released or deleted.
     release_state: Mapped[str] = mapped_column(String(10), default="none", index=True)
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     released_by: Mapped[str | None] = mapped_column(String(200))

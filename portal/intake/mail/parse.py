@@ -1,15 +1,12 @@
-"""Inbound mail: parsing (pure, at the top) — ingest and IMAP fetch come further down.
+"""One raw RFC 5322 message from any Chinese mail client -> ParsedMail (pure, no Flask).
 
-parse_message turns one raw RFC 5322 message from any Chinese mail client into a
-ParsedMail. It never raises: whatever goes wrong becomes a problem note or, when no
-readable text is left, a quarantine_reason the caller acts on.
+parse_message never raises: whatever goes wrong becomes a problem note or, when no readable
+text is left, a quarantine_reason the caller acts on. Charsets are decoded in charsets.py,
+header fields read in headers.py; this module walks the MIME tree.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
 import email
 import email.message
 import email.policy
@@ -19,12 +16,20 @@ import html
 import mimetypes
 import quopri
 import re
-import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
 
+from portal.intake.mail.charsets import decode, decode_header_text, lenient_b64
+from portal.intake.mail.headers import (
+    addresses,
+    auto_reason,
+    first_value,
+    header_map,
+    msg_ids,
+    parse_date,
+)
 from portal.intake.sanitize import clean_html, html_to_text, normalise_text
 
 MAX_BYTES = 30 * 1024 * 1024
@@ -61,366 +66,6 @@ class ParsedMail:
     dedupe_key: str = ""
 
 
-# ---------------------------------------------------------------------------
-# Charsets
-# ---------------------------------------------------------------------------
-
-# GB2312-family labels are decoded as GB18030, its superset: 镕, 堃, 喆 … must survive.
-_GB_LABELS = frozenset(
-    {
-        "gb2312", "gbk", "x-gbk", "cp936", "ms936", "windows-936", "gb-2312-80",
-        "gb2312-80", "gb-2312", "euc-cn", "x-euc-cn", "csgb2312", "chinese", "iso-ir-58",
-        "gb18030", "gb-18030", "csgb231280", "gb231280", "936",
-    }
-)  # fmt: skip
-_BIG5_LABELS = frozenset(
-    {"big5", "big-5", "big5-hkscs", "big5hkscs", "x-x-big5", "x-big5", "cp950", "csbig5",
-     "ms950", "windows-950", "big5hk", "cn-big5"}
-)  # fmt: skip
-_UTF8_LABEL = re.compile(r"(?:unicode-\d-\d-|x-unicode\d*-?)?utf-?8")
-# Labels that clients put on anything; raw UTF-8 under them is a mislabel, not Latin-1.
-_WESTERN_LABELS = frozenset(
-    {"us-ascii", "ascii", "iso-8859-1", "latin1", "latin-1", "iso8859-1", "windows-1252",
-     "cp1252", "ansi-x3.4-1968", "us"}
-)  # fmt: skip
-_WESTERN_CODECS = frozenset({"ascii", "latin-1", "iso8859-1", "cp1252"})
-_NO_LABEL = frozenset({"", "unknown", "unknown-8bit", "x-unknown", "default", "8bit", "none"})
-_GUESS_ORDER = ("utf-8", "gb18030", "big5hkscs")
-
-
-def _canonical_label(label: str | None) -> str:
-    """Lower-cased label without quotes, spaces or stray punctuation; '_' -> '-'."""
-    if not label:
-        return ""
-    cleaned = re.sub(r"[\s\"'`;,]+", "", str(label)).lower().replace("_", "-")
-    return cleaned
-
-
-def _codecs_for_label(label: str | None) -> tuple[list[str], str | None]:
-    """(codecs to try strictly, problem note) for a MIME charset label; [] means guess."""
-    name = _canonical_label(label)
-    if name in _NO_LABEL:
-        return [], None
-    if name in _GB_LABELS:
-        return ["gb18030"], None
-    if name in _BIG5_LABELS:
-        return ["big5hkscs", "cp950"], None
-    if _UTF8_LABEL.fullmatch(name):
-        return ["utf-8"], None
-    try:
-        if not re.fullmatch(r"[a-z0-9.:+\-]{1,40}", name):
-            raise LookupError(name)
-        info = codecs.lookup(name)
-    except (LookupError, ValueError):
-        return [], f"unknown charset {str(label)[:40]!r}; guessed"
-    if not getattr(info, "_is_text_encoding", True):  # rot13, zlib, base64 …
-        return [], f"charset {label!r} is not a text encoding; guessed"
-    return [info.name], None
-
-
-def _strict(data: bytes, codec: str) -> str | None:
-    try:
-        return data.decode(codec)
-    except (UnicodeDecodeError, LookupError):
-        return None
-
-
-def _looks_like_big5(gb_text: str) -> bool:
-    """Big5 bytes also decode as GB18030, but into rare non-GB2312 characters."""
-    han = [ch for ch in gb_text if "\u3400" <= ch <= "\u9fff"]
-    if len(han) < 4:
-        return False
-    rare = 0
-    for ch in han:
-        try:
-            ch.encode("gb2312")
-        except UnicodeEncodeError:
-            rare += 1
-    return rare / len(han) > 0.3
-
-
-def _guess(data: bytes) -> tuple[str, str] | None:
-    """First of utf-8, gb18030, big5 that decodes cleanly (Big5 preferred when plausible)."""
-    text = _strict(data, "utf-8")
-    if text is not None:
-        return text, "utf-8"
-    gb_text = _strict(data, "gb18030")
-    if gb_text is not None:
-        if _looks_like_big5(gb_text):
-            big5_text = _strict(data, "big5hkscs")
-            if big5_text is not None:
-                return big5_text, "big5hkscs"
-        return gb_text, "gb18030"
-    big5_text = _strict(data, "big5hkscs")
-    if big5_text is not None:
-        return big5_text, "big5hkscs"
-    return None
-
-
-def _least_damaged(data: bytes, codecs_: list[str]) -> tuple[str, str]:
-    """Lenient decode with whichever codec replaces the fewest characters."""
-    best: tuple[int, str, str] | None = None
-    for codec in codecs_:
-        text = data.decode(codec, errors="replace")
-        damage = text.count("\ufffd")
-        if best is None or damage < best[0]:
-            best = (damage, text, codec)
-    assert best is not None
-    return best[1], best[2]
-
-
-def _strip_bom(data: bytes) -> tuple[bytes, str | None]:
-    for bom, codec in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF32_LE, "utf-32-le"),
-        (codecs.BOM_UTF32_BE, "utf-32-be"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if data.startswith(bom):
-            return data[len(bom) :], codec
-    return data, None
-
-
-def _decode(data: bytes, label: str | None, problems: list[str]) -> tuple[str, str]:
-    """decode_bytes, recording what went wrong in problems."""
-    tried, note = _codecs_for_label(label)
-    if note:
-        problems.append(note)
-    unmarked, bom_codec = _strip_bom(data)
-    # A BOM decides only when there is no label or it agrees with the label's family.
-    if bom_codec and (not tried or bom_codec.startswith(tried[0])):
-        data, tried = unmarked, [bom_codec]
-    if not data.isascii() and tried and codecs.lookup(tried[0]).name in _WESTERN_CODECS:
-        # Raw UTF-8 under a us-ascii/latin-1 label: the label is wrong, not the bytes.
-        text = _strict(data, "utf-8")
-        if text is not None:
-            problems.append(f"charset {label!r} but the bytes are UTF-8")
-            return text.replace("\ufeff", ""), "utf-8"
-        if codecs.lookup(tried[0]).name == "ascii":
-            tried = []
-    for codec in tried:
-        text = _strict(data, codec)
-        if text is not None:
-            return text.replace("\ufeff", ""), codec
-    guessed = _guess(data)
-    if guessed is not None:
-        if tried:
-            problems.append(f"bytes do not match charset {label!r}; decoded as {guessed[1]}")
-        return guessed[0].replace("\ufeff", ""), guessed[1]
-    text, codec = _least_damaged(data, tried[:1] + [c for c in _GUESS_ORDER if c not in tried])
-    problems.append(f"undecodable bytes replaced ({text.count(chr(0xFFFD))} chars, {codec})")
-    return text.replace("\ufeff", ""), codec
-
-
-def decode_bytes(data: bytes, label: str | None) -> tuple[str, str]:
-    """Decode a MIME part's bytes: (text, charset used).
-
-    GB2312-family labels decode as GB18030, Big5 as Big5-HKSCS; misspelled UTF-8 labels
-    are mapped; a missing or unknown label tries utf-8, gb18030, big5 in that order. A
-    correct explicit label is never overridden. Never raises: undecodable bytes become
-    U+FFFD.
-    """
-    return _decode(bytes(data), label, [])
-
-
-# ---------------------------------------------------------------------------
-# Headers
-# ---------------------------------------------------------------------------
-
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+?)(?:\*[^?]*)?\?([bBqQ])\?([^?]*)\?=")
-
-
-def _raw_to_text(value: str, problems: list[str]) -> str:
-    """Header values arrive with 8-bit bytes as surrogates: decode those bytes by guessing."""
-    if value.isascii():
-        return value
-    data = value.encode("utf-8", "surrogateescape")
-    return _decode(data, None, problems)[0]
-
-
-def _b_decode(payload: str, problems: list[str]) -> bytes:
-    data, bad = _lenient_b64(payload)
-    if bad:
-        problems.append("bad base64 in an encoded header word")
-    return data
-
-
-def _q_decode(payload: str) -> bytes:
-    data = payload.replace("_", " ").encode("ascii", "ignore")
-    return quopri.decodestring(data)
-
-
-def decode_header_text(value: str | None, problems: list[str] | None = None) -> str:
-    """RFC 2047 words (adjacent words joined before decoding) and raw 8-bit bytes -> str."""
-    if not value:
-        return ""
-    problems = [] if problems is None else problems
-    value = re.sub(r"\r?\n[ \t]", " ", value)
-    value = re.sub(r"[\r\n]", "", value)
-    value = _raw_to_text(value, problems)
-    out: list[str] = []
-    pending: bytearray = bytearray()
-    pending_charset: str | None = None
-    pos = 0
-
-    def flush() -> None:
-        nonlocal pending, pending_charset
-        if pending:
-            out.append(_decode(bytes(pending), pending_charset, problems)[0])
-        pending = bytearray()
-        pending_charset = None
-
-    for match in _ENCODED_WORD.finditer(value):
-        between = value[pos : match.start()]
-        if between.strip() or not pending:
-            flush()
-            out.append(between)
-        charset, kind, payload = match.groups()
-        if pending and _canonical_label(charset) != _canonical_label(pending_charset):
-            flush()
-        raw = _b_decode(payload, problems) if kind in "bB" else _q_decode(payload)
-        pending.extend(raw)
-        pending_charset = charset
-        pos = match.end()
-    flush()
-    out.append(value[pos:])
-    return normalise_text("".join(out)).replace("\n", " ").strip()
-
-
-def _headers(msg: Message) -> dict[str, list[str]]:
-    """Raw header values by lower-cased name, in order (8-bit bytes kept as surrogates)."""
-    found: dict[str, list[str]] = {}
-    for name, value in msg.raw_items():
-        found.setdefault(str(name).strip().lower(), []).append(str(value))
-    return found
-
-
-def _first(headers: dict[str, list[str]], name: str) -> str | None:
-    values = headers.get(name)
-    return values[0] if values else None
-
-
-def _msg_ids(value: str | None) -> list[str]:
-    if not value:
-        return []
-    value = _raw_to_text(value, [])
-    ids = re.findall(r"<\s*([^<>\s]+)\s*>", value)
-    if not ids:
-        ids = [tok for tok in re.split(r"[\s,]+", value) if "@" in tok]
-    return [i.strip() for i in ids if i.strip()]
-
-
-def _addresses(values: list[str], problems: list[str]) -> list[tuple[str, str]]:
-    """(display name, lower-cased address) pairs; names are RFC 2047-decoded."""
-    pairs: list[tuple[str, str]] = []
-    texts = [_raw_to_text(re.sub(r"\r?\n[ \t]", " ", v), problems) for v in values]
-    for name, addr in email.utils.getaddresses(texts):
-        addr = addr.strip().strip("<>").strip()
-        if not addr:
-            continue
-        pairs.append((decode_header_text(name, problems).strip('"').strip(), addr.lower()))
-    return pairs
-
-
-def _parse_date(value: str | None, problems: list[str]) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        problems.append(f"unreadable Date header {value.strip()[:60]!r}")
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        problems.append(f"Date header out of range {value.strip()[:60]!r}")
-        return None
-
-
-# Machine mail we must never answer (RFC 3834 and common practice).
-_DAEMON_LOCALPARTS = {"mailer-daemon": "mailer-daemon", "postmaster": "postmaster"}
-
-
-def _auto_reason(
-    headers: dict[str, list[str]], sender: str | None, report: str | None
-) -> str | None:
-    if report is not None:
-        return report
-    auto = (_first(headers, "auto-submitted") or "").strip().lower()
-    if auto and auto.split(";")[0].strip() != "no":
-        return f"auto-submitted: {auto.split(';')[0].strip()}"
-    for name in ("x-autoreply", "x-autorespond"):
-        value = _first(headers, name)
-        if value is not None and value.strip().lower() not in ("no", "false", "0"):
-            return name
-    precedence = (_first(headers, "precedence") or "").strip().lower()
-    if precedence in ("bulk", "junk", "list", "auto_reply", "auto-reply"):
-        return f"precedence: {precedence}"
-    if "list-id" in headers:
-        return "list-id"
-    return_path = _first(headers, "return-path")
-    if return_path is not None and re.sub(r"[\s<>]", "", return_path) == "":
-        return "empty return-path"
-    if sender:
-        local = sender.split("@", 1)[0].lower()
-        if local in _DAEMON_LOCALPARTS:
-            return _DAEMON_LOCALPARTS[local]
-    return None
-
-
-# ---------------------------------------------------------------------------
-# Receipt codes
-# ---------------------------------------------------------------------------
-
-_CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
-_RECEIPT_IN_SUBJECT = re.compile(r"\[\s*#\s*([0-9A-Za-z]{5})\s*[-‐‑‒–—―−]?\s*([0-9A-Za-z]{5})\s*\]")
-
-
-def find_receipt_code(subject: str) -> str | None:
-    """Find "[#ABCDE-FGHJK]" anywhere in a subject (full-width brackets too) -> "ABCDEFGHJK"."""
-    if not subject:
-        return None
-    folded = unicodedata.normalize("NFKC", subject)
-    for match in _RECEIPT_IN_SUBJECT.finditer(folded):
-        code = (match.group(1) + match.group(2)).upper()
-        code = code.replace("I", "1").replace("L", "1").replace("O", "0")
-        if set(code) <= _CROCKFORD:
-            return code
-    return None
-
-
-# ---------------------------------------------------------------------------
-# Bodies
-# ---------------------------------------------------------------------------
-
-_B64_ALPHABET = re.compile(rb"[^A-Za-z0-9+/=]")
-
-
-def _lenient_b64(text: str | bytes) -> tuple[bytes, bool]:
-    """Decode what can be decoded; (data, damaged). Independently padded chunks allowed."""
-    raw = text.encode("ascii", "ignore") if isinstance(text, str) else text
-    compact = re.sub(rb"\s+", b"", raw)
-    cleaned = _B64_ALPHABET.sub(b"", compact)
-    damaged = len(cleaned) != len(compact)
-    out = bytearray()
-    for chunk in re.split(rb"=+", cleaned):
-        if not chunk:
-            continue
-        usable = len(chunk) - len(chunk) % 4
-        rest = chunk[usable:]
-        if len(rest) == 1:
-            damaged = True
-            rest = b""
-        try:
-            out.extend(base64.b64decode(chunk[:usable] + rest + b"=" * (-len(rest) % 4)))
-        except (binascii.Error, ValueError):
-            damaged = True
-    return bytes(out), damaged
-
-
 def _wire_bytes(part: Message) -> bytes:
     """The payload exactly as it came off the wire, before any transfer decoding."""
     # get_payload(decode=False) re-decodes 8-bit payloads through the part's charset label
@@ -436,7 +81,7 @@ def _part_bytes(part: Message, problems: list[str]) -> bytes:
     cte = str(part.get("content-transfer-encoding", "") or "").strip().lower()
     wire = _wire_bytes(part)
     if cte == "base64":
-        data, damaged = _lenient_b64(wire)
+        data, damaged = lenient_b64(wire)
         if damaged:
             problems.append("broken base64 (decoded what could be decoded)")
         return data
@@ -463,7 +108,7 @@ def _param(part: Message, name: str, header: str) -> str | None:
     if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded latin-1 text)
         charset, _lang, text = value
         data = str(text).encode("latin-1", "surrogateescape")
-        return _decode(data, charset or None, [])[0]
+        return decode(data, charset or None, [])[0]
     return email.utils.unquote(str(value))
 
 
@@ -580,10 +225,10 @@ def _leaf(part: Message, ctype: str, body: _Body, problems: list[str], in_report
     is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     if in_report and ctype == "text/rfc822-headers":
         headers = BytesHeaderParser(policy=email.policy.default).parsebytes(data)
-        body.bounced_ids.extend(_msg_ids(_first(_headers(headers), "message-id")))
+        body.bounced_ids.extend(msg_ids(first_value(header_map(headers), "message-id")))
         return
     if is_body:
-        text = _decode(data, _charset_label(part, data, ctype), problems)[0]
+        text = decode(data, _charset_label(part, data, ctype), problems)[0]
         (body.texts if ctype == "text/plain" else body.htmls).append(text)
         return
     inline = disposition == "inline" or (disposition is None and part.get("content-id") is not None)
@@ -601,20 +246,20 @@ def _walk_forwarded(
         encoded = inner.get_payload()
         if cte == "base64" and not inner.keys() and isinstance(encoded, str):
             # Not allowed by RFC 2046, but sent: the parser took the base64 text as a body.
-            data, _damaged = _lenient_b64(encoded)
+            data, _damaged = lenient_b64(encoded)
             inner = email.message_from_bytes(data, policy=email.policy.default)
     else:
         inner = email.message_from_bytes(_part_bytes(part, problems), policy=email.policy.default)
-    headers = _headers(inner)
+    headers = header_map(inner)
     if in_report:
-        body.bounced_ids.extend(_msg_ids(_first(headers, "message-id")))
+        body.bounced_ids.extend(msg_ids(first_value(headers, "message-id")))
     sub = _Body()
     _walk(inner, sub, problems, depth + 1, False)
     text, raw_html = _finish_body(sub)
-    senders = _addresses(headers.get("from", []), problems)
+    senders = addresses(headers.get("from", []), problems)
     name, address = senders[0] if senders else ("", "")
     sender = f"{name} <{address}>" if name else address
-    subject = decode_header_text(_first(headers, "subject"), problems)
+    subject = decode_header_text(first_value(headers, "subject"), problems)
     intro = [FORWARD_MARKER, f"发件人: {sender}", f"主题: {subject}"]
     section_text = "\n".join([*intro, text]).rstrip()
     section_html = (
@@ -631,7 +276,7 @@ def _scan_delivery_status(part: Message, body: _Body) -> None:
     for block in blocks:
         if isinstance(block, Message):
             for name in ("original-message-id", "x-original-message-id"):
-                body.bounced_ids.extend(_msg_ids(_first(_headers(block), name)))
+                body.bounced_ids.extend(msg_ids(first_value(header_map(block), name)))
 
 
 def _finish_body(body: _Body) -> tuple[str, str | None]:
@@ -647,27 +292,22 @@ def _finish_body(body: _Body) -> tuple[str, str | None]:
     return normalise_text(text).strip(), raw_html
 
 
-# ---------------------------------------------------------------------------
-# parse_message
-# ---------------------------------------------------------------------------
-
-
 def _fill_headers(mail: ParsedMail, headers: dict[str, list[str]]) -> None:
     problems = mail.problems
-    senders = _addresses(headers.get("from", []) or headers.get("sender", []), problems)
+    senders = addresses(headers.get("from", []) or headers.get("sender", []), problems)
     if senders:
         mail.sender_name = senders[0][0] or None
         mail.sender = senders[0][1]
-    mail.subject = decode_header_text(_first(headers, "subject"), problems)
-    mail.date = _parse_date(_first(headers, "date"), problems)
-    ids = _msg_ids(_first(headers, "message-id"))
+    mail.subject = decode_header_text(first_value(headers, "subject"), problems)
+    mail.date = parse_date(first_value(headers, "date"), problems)
+    ids = msg_ids(first_value(headers, "message-id"))
     mail.message_id = ids[0] if ids else None
-    replied = _msg_ids(_first(headers, "in-reply-to"))
+    replied = msg_ids(first_value(headers, "in-reply-to"))
     mail.in_reply_to = replied[0] if replied else None
-    mail.references = _msg_ids(" ".join(headers.get("references", [])))
-    mail.to = [a for _n, a in _addresses(headers.get("to", []) + headers.get("cc", []), problems)]
+    mail.references = msg_ids(" ".join(headers.get("references", [])))
+    mail.to = [a for _n, a in addresses(headers.get("to", []) + headers.get("cc", []), problems)]
     for name in ("original-message-id", "x-original-message-id"):
-        mail.bounced_message_ids.extend(_msg_ids(_first(headers, name)))
+        mail.bounced_message_ids.extend(msg_ids(first_value(headers, name)))
 
 
 def _header_block(raw: bytes, limit: int = 1024 * 1024) -> bytes:
@@ -696,11 +336,11 @@ def _parse(raw: bytes, max_bytes: int, max_parts: int) -> ParsedMail:
     if len(raw) > max_bytes:
         # Headers only, so staff still see who sent it; the body is never decoded.
         head = BytesHeaderParser(policy=email.policy.default).parsebytes(_header_block(raw))
-        _fill_headers(mail, _headers(head))
+        _fill_headers(mail, header_map(head))
         mail.quarantine_reason = "too large"
         return mail
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    headers = _headers(msg)
+    headers = header_map(msg)
     _fill_headers(mail, headers)
     leaves = 0
     for part in msg.walk():
@@ -722,7 +362,7 @@ def _parse(raw: bytes, max_bytes: int, max_parts: int) -> ParsedMail:
     if body.report_type is not None:
         kind = "read receipt" if "disposition-notification" in body.report_type else "bounce"
         report = f"{kind} (multipart/report)"
-    mail.auto_reason = _auto_reason(headers, mail.sender, report)
+    mail.auto_reason = auto_reason(headers, mail.sender, report)
     mail.bounced_message_ids.extend(body.bounced_ids)
     if mail.auto_reason in ("mailer-daemon", "postmaster") and not mail.bounced_message_ids:
         # Plain-text bounces (qmail, old Exchange) quote the original headers in the body.

@@ -12,13 +12,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal import audit
 from portal.extensions import db
-from portal.intake.mail.ingest import delete as delete_message
-from portal.intake.mail.ingest import quarantined, release
 from portal.intake.mail.models import MailMessage
 from portal.intake.mail.parse import parse_message
+from portal.intake.mail.quarantine import delete as delete_message
+from portal.intake.mail.quarantine import quarantined, release
 from portal.personal_data import mask_email
 from portal.staff.auth import roles_required
 
@@ -71,7 +72,7 @@ def quarantine_raw(message_id: int) -> Response:
 
 @bp.post("/quarantine/<int:message_id>/release")
 @roles_required(*ROLES)
-def quarantine_release(message_id: int) -> Response:
+def quarantine_release(message_id: int) -> BaseResponse:
     row = _pending_or_404(message_id)
     try:
         outcome = release(row, actor=audit.current_actor())
@@ -85,7 +86,7 @@ def quarantine_release(message_id: int) -> Response:
 
 @bp.post("/quarantine/<int:message_id>/delete")
 @roles_required(*ROLES)
-def quarantine_delete(message_id: int) -> Response:
+def quarantine_delete(message_id: int) -> BaseResponse:
     row = _pending_or_404(message_id)
     delete_message(row, actor=audit.current_actor())
     flash(_("隔离邮件已删除。"), "success")

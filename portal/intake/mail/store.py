@@ -1,0 +1,181 @@
+"""Keeping one inbound message: its MailMessage row holds the raw bytes (their only copy), alone
+or committed in one transaction with the submission or follow-up the message becomes.
+
+Shared by the ingest path and by staff releasing quarantined mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.intake.mail.models import MailMessage, Outcome
+from portal.intake.mail.parse import ParsedMail
+from portal.intake.models import Submission
+from portal.intake.service import Incoming, IncomingFile, Receipt, record_submission
+from portal.notices.models import Notice
+from portal.personal_data import blind_index
+
+MESSAGE_ID_MAX = 500
+NO_TEXT_BODY = "（邮件没有正文，请查看附件。）"
+UNREADABLE_BODY = "（邮件正文无法解码，原始邮件已保存，请在后台查看。）"
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    kind: Outcome
+    code: str | None = None
+    reason: str | None = None
+
+    def line(self) -> str:
+        """The line `flask mail ingest` prints (a contract: DESIGN.md)."""
+        if self.kind in ("recorded", "threaded", "duplicate"):
+            return f"{self.kind} {self.code}"
+        return f"{self.kind} {one_line(self.reason or 'unknown')}"
+
+
+class MailStoreError(RuntimeError):
+    """The message could not be stored in the database; ``spool_path`` holds its raw bytes."""
+
+    def __init__(self, message: str, spool_path: Path | None) -> None:
+        super().__init__(message)
+        self.spool_path = spool_path
+
+
+def body_text(parsed: ParsedMail, has_files: bool) -> str:
+    """The submission's body: the mail's text, or a note saying why there is none."""
+    return parsed.text or (NO_TEXT_BODY if has_files else UNREADABLE_BODY)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    flat = re.sub(r"\s+", " ", text).strip() or "unknown"
+    return flat[:limit]
+
+
+@dataclass
+class InboundMail:
+    """One raw message with what the parser made of it, and where it came from."""
+
+    raw: bytes
+    parsed: ParsedMail
+    source: str
+    received_at: datetime | None
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @cached_property
+    def message_id(self) -> str | None:
+        mid = (self.parsed.message_id or "").strip()
+        if not mid:
+            return None
+        if len(mid) > MESSAGE_ID_MAX:  # absurd ids still dedupe, by hash
+            return "sha256:" + hashlib.sha256(mid.encode("utf-8", "surrogatepass")).hexdigest()
+        return mid
+
+    @cached_property
+    def dedupe_key(self) -> str:
+        key = self.message_id or self.parsed.dedupe_key or ""
+        if not key or len(key) > 200:
+            return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return key
+
+    @property
+    def hash_key(self) -> str | None:
+        """The content hash for mail without a Message-ID (Submission.dedupe_key)."""
+        return None if self.message_id else self.dedupe_key
+
+    @cached_property
+    def sender_hash(self) -> str | None:
+        sender = self.parsed.sender
+        return blind_index(sender) if sender else None
+
+    def files(self) -> list[IncomingFile]:
+        return [IncomingFile(a.filename, a.data, a.content_type) for a in self.parsed.attachments]
+
+
+def mail_row(
+    mail: InboundMail, outcome: IngestOutcome, submission_id: int | None = None
+) -> MailMessage:
+    """The MailMessage row of one distinct message, with its compressed raw bytes."""
+    parsed = mail.parsed
+    return MailMessage(
+        message_id=mail.message_id,
+        dedupe_key=mail.dedupe_key,
+        sha256=mail.sha256,
+        raw=zlib.compress(mail.raw, 6),
+        size=len(mail.raw),
+        source=mail.source[:20],
+        outcome=outcome.kind,
+        reason=one_line(outcome.reason, 500) if outcome.reason else None,
+        code=outcome.code,
+        submission_id=submission_id,
+        sender=parsed.sender,
+        sender_hash=mail.sender_hash,
+        subject=(parsed.subject or "")[:300] or None,
+        received_at=mail.received_at or datetime.now(UTC),
+        release_state="pending" if outcome.kind == "quarantined" else "none",
+    )
+
+
+def store(mail: InboundMail, outcome: IngestOutcome) -> IngestOutcome:
+    """Keep a message that becomes no submission (duplicate, ignored, quarantined); commits."""
+    db.session.add(mail_row(mail, outcome))
+    db.session.commit()
+    return outcome
+
+
+def intake_notice() -> Notice | None:
+    """Mail is about the newest published notice unless MAIL_NOTICE_SLUG names one."""
+    slug = current_app.config.get("MAIL_NOTICE_SLUG")
+    query = select(Notice).where(Notice.state == "published")
+    if slug:
+        return db.session.scalar(query.where(Notice.slug == slug))
+    return db.session.scalar(
+        query.order_by(Notice.published_at.desc().nulls_last(), Notice.id.desc()).limit(1)
+    )
+
+
+def record_mail(
+    mail: InboundMail,
+    *,
+    body: str,
+    attachments: Sequence[IncomingFile],
+    sender: str | None,
+    actor: str,
+    before_commit: Callable[[Submission], None],
+    status: str = "received",
+    hold_reason: str | None = None,
+) -> Receipt:
+    """The message as an email submission through the one door; ``before_commit`` keeps the
+    mail's own record in the same transaction."""
+    parsed = mail.parsed
+    return record_submission(
+        Incoming(
+            channel="email",
+            body=body,
+            body_html=parsed.html,
+            notice=intake_notice(),
+            subject=parsed.subject or None,
+            attachments=attachments,
+            received_at=mail.received_at,
+            status=status,
+            hold_reason=hold_reason,
+            sender_email=sender,
+            message_id=mail.message_id,
+            dedupe_key=mail.hash_key,
+            actor=actor,
+        ),
+        before_commit=before_commit,
+    )
