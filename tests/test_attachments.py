@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from portal.intake.attachments import (
     check_file,
     check_files,
     clean_filename,
+    content_disposition,
     detect,
     open_attachment,
     path_for,
@@ -251,6 +253,33 @@ def test_stored_outside_static_under_the_instance_folder(app: Flask, notice: Any
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert response.mimetype == "image/jpeg"
+
+
+def _legacy_client_name(disposition: str) -> str:
+    """The name curl -J or wget --content-disposition save under: filename=, not filename*."""
+    match = re.search(r'filename="([^"]*)"', disposition)
+    assert match, disposition
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("name", "saved_as"),
+    [
+        ("现场照片.jpg", "attachment.jpg"),
+        ("整改报告（第二稿）.pdf", "attachment.pdf"),
+        ("答复信-ABCDE-FGHJK.pdf", "ABCDE-FGHJK.pdf"),
+        ("说明", "attachment"),
+        ("scan 1.PDF", "scan 1.PDF"),
+    ],
+)
+def test_a_chinese_name_is_saved_by_old_clients_under_a_visible_name(
+    name: str, saved_as: str
+) -> None:
+    # A bare ".jpg" would be a hidden file on Unix, and a leading "-" reads as an option.
+    disposition = content_disposition(name)
+    assert _legacy_client_name(disposition) == saved_as
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''" in disposition, "modern browsers still get the real name"
 
 
 def test_uploads_path_config_moves_the_store(app: Flask, notice: Any, tmp_path: Path) -> None:

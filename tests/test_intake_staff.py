@@ -348,14 +348,14 @@ def test_a_confirmation_works_once_and_only_for_its_uploader(
 def test_a_row_the_door_refuses_rolls_back_the_rows_before_it(
     triager: FlaskClient, app: Flask
 ) -> None:
-    from portal.intake import offline as postal
-    from portal.intake.views import BulkRowRejected, import_rows
+    from portal.intake.bulk_rows import BulkRow
+    from portal.intake.bulk_service import BulkRowRejected, import_rows
 
-    good = postal.BulkRow(row=2, channel="letter", received_on=date(2024, 3, 5), body="第一封")
-    also = postal.BulkRow(row=3, channel="box", received_on=date(2024, 3, 5), body="第二件")
+    good = BulkRow(row=2, channel="letter", received_on=date(2024, 3, 5), body="第一封")
+    also = BulkRow(row=3, channel="box", received_on=date(2024, 3, 5), body="第二件")
     # Past the file checks (built directly), refused by record_submission's own rules.
-    bad = postal.BulkRow(row=4, channel="letter", received_on=date(2024, 3, 5), body="第三封",
-                         email="not-an-address", consent=True)  # fmt: skip
+    bad = BulkRow(row=4, channel="letter", received_on=date(2024, 3, 5), body="第三封",
+                  email="not-an-address", consent=True)  # fmt: skip
     with app.test_request_context(), pytest.raises(BulkRowRejected) as caught:
         import_rows([good, also, bad], None, "f" * 64, "x.csv")
     assert [(e.row, e.column) for e in caught.value.errors] == [(4, "电子邮箱")]

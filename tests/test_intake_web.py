@@ -432,7 +432,7 @@ def test_tracking_lasts_thirty_minutes(
     form_post(client, "/track", {"code": code, "secret": secret})
     assert client.get("/track/status").status_code == 200
     later = time.time() + 31 * 60
-    monkeypatch.setattr("portal.intake.public_views.time.time", lambda: later)
+    monkeypatch.setattr("portal.triage.track_views.time.time", lambda: later)
     assert client.get("/track/status").status_code == 303
 
 

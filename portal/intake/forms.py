@@ -1,26 +1,53 @@
-"""The public forms: feedback, tracking login, follow-up. Field names are a contract (DESIGN.md).
+"""Every form of intake: the public ones (feedback, tracking login, follow-up) and the staff
+ones (one letter, call, visit or box item; a bulk file's upload and confirmation).
 
-Messages are in Chinese (English through Flask-Babel) and sit beside the field they concern.
-Text is checked after the same normalisation record_submission applies (NFC, control characters
-removed), so the limits the citizen sees are the limits the service enforces.
+Field names are a contract (DESIGN.md). Messages are in Chinese (English through Flask-Babel)
+and sit beside the field they concern. Public text is checked after the same normalisation
+record_submission applies (NFC, control characters removed), so the limits the citizen sees are
+the limits the service enforces.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
-from wtforms import BooleanField, Field, MultipleFileField, StringField, TextAreaField
-from wtforms.validators import Email, Length, Optional, ValidationError
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    Field,
+    FileField,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from portal.intake.limits import EMAIL_MAX, NAME_MAX, WEB_BODY_MAX, WEB_BODY_MIN
+from portal.intake import offline
+from portal.intake.limits import (
+    ADDRESS_WITHOUT_POSTCODE_MAX,
+    EMAIL_MAX,
+    NAME_MAX,
+    OTHER_BODY_MAX,
+    SUBJECT_MAX,
+    WEB_BODY_MAX,
+    WEB_BODY_MIN,
+)
+from portal.intake.models import CHANNEL_LABELS
 from portal.intake.sanitize import normalise_text
-from portal.intake.service import IncomingFile
+from portal.intake.service import Contact, IncomingFile
+from portal.workdays import local_date, local_to_utc, local_today, utcnow
 
 # Mainland mobile, or landline with area code; +86/0086 prefix, spaces and hyphens allowed.
 _COUNTRY_PREFIX = re.compile(r"^(?:\+|00)86")
@@ -81,6 +108,18 @@ def _stripped(value: Any) -> Any:
     return normalise_text(value).strip() if isinstance(value, str) else value
 
 
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _chosen_files(field: Field) -> list[FileStorage]:
+    """Files actually chosen (a browser sends one empty part when none is)."""
+    return [f for f in field.data or () if isinstance(f, FileStorage) and f.filename]
+
+
+# --- public --------------------------------------------------------------------------------
+
+
 class FeedbackForm(FlaskForm):
     body = TextAreaField(
         _l("意见内容"),
@@ -108,6 +147,8 @@ class FeedbackForm(FlaskForm):
     attachments = MultipleFileField(_l("附件（可选）"))
     # Honeypot: hidden from people by CSS and aria-hidden; bots fill every field they see.
     website = StringField(_l("网站"), filters=[lambda v: (v or "").strip()])
+    # Posted by the hCaptcha widget under this name; siteverify, not the form, judges it.
+    captcha_response = StringField(name="h-captcha-response")
 
     def set_findings(self, numbers: Iterable[int]) -> None:
         self.findings.allowed = set(numbers)
@@ -139,8 +180,7 @@ class FeedbackForm(FlaskForm):
         return bool(self.website.data)
 
     def uploaded_files(self) -> list[FileStorage]:
-        """Files actually chosen (a browser sends one empty part when none is)."""
-        return [f for f in self.attachments.data or () if isinstance(f, FileStorage) and f.filename]
+        return _chosen_files(self.attachments)
 
 
 class TrackForm(FlaskForm):
@@ -169,7 +209,149 @@ class FollowUpForm(FlaskForm):
             raise ValidationError(_l("请填写补充内容或选择文件。"))
 
     def uploaded_files(self) -> list[FileStorage]:
-        return [f for f in self.attachments.data or () if isinstance(f, FileStorage) and f.filename]
+        return _chosen_files(self.attachments)
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+class StaffIntakeForm(FlaskForm):
+    """One letter, call, visit or box item as staff type it in."""
+
+    notice = HiddenField()
+    channel = RadioField(
+        _l("渠道"),
+        choices=[SelectChoice(value, CHANNEL_LABELS[value]) for value in offline.STAFF_CHANNELS],
+        default="letter",
+        validators=[InputRequired(_l("请选择渠道。"))],
+    )
+    received_on = DateField(_l("收到日期"), validators=[InputRequired(_l("请填写收到日期。"))])
+    postmarked_on = DateField(_l("邮戳日期（信件）"), validators=[Optional()])
+    contact_name = StringField(_l("姓名"), filters=[_trimmed], validators=[Length(max=NAME_MAX)])
+    contact_phone = StringField(_l("电话"), filters=[_trimmed])
+    contact_email = StringField(
+        _l("电子邮箱"),
+        filters=[_trimmed],
+        validators=[Optional(), Email(_l("电子邮箱地址格式不正确。")), Length(max=EMAIL_MAX)],
+    )
+    contact_postcode = StringField(_l("邮编"), filters=[_trimmed])
+    contact_address = StringField(
+        _l("地址"), filters=[_trimmed], validators=[Length(max=ADDRESS_WITHOUT_POSTCODE_MAX)]
+    )
+    anonymous = BooleanField(_l("来信人/来电人要求匿名（不登记任何联系方式）"))
+    consent = BooleanField(_l("对方同意我办用所留联系方式答复（信中留有回信地址视为同意）"))
+    subject = StringField(_l("标题"), filters=[_trimmed], validators=[Length(max=SUBJECT_MAX)])
+    body = TextAreaField(
+        _l("内容（信件转录或通话、来访摘要）"),
+        validators=[Length(max=OTHER_BODY_MAX, message=_l("内容过长。"))],
+    )
+    findings = FindingsField(_l("涉及的问题"), default=list)
+    attachments = MultipleFileField(_l("扫描件（PDF或图片，可多个）"))
+    called_at = DateTimeLocalField(_l("来电时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    duration_min = IntegerField(
+        _l("通话时长（分钟）"),
+        validators=[Optional(), NumberRange(0, offline.DURATION_MAX, _l("时长应为0到1440分钟。"))],
+    )
+    line = StringField(_l("接听号码（我办电话）"), filters=[_trimmed], validators=[Length(max=40)])
+    received_by = StringField(_l("接待人"), filters=[_trimmed], validators=[Length(max=NAME_MAX)])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        return self._check_rules() and ok
+
+    def _check_rules(self) -> bool:
+        ok = True
+
+        def fail(field: Any, message: str) -> None:
+            nonlocal ok
+            field.errors = [*field.errors, message]
+            ok = False
+
+        if not (self.body.data or "").strip():
+            fail(self.body, _l("请录入信件内容或通话、来访摘要。"))
+        if self.received_on.data and self.received_on.data > local_today():
+            fail(self.received_on, _l("收到日期不能晚于今天。"))
+        postmark = self.postmarked_on.data
+        received_on = self.received_on.data
+        if self.channel.data == "letter" and postmark and received_on and postmark > received_on:
+            fail(self.postmarked_on, _l("邮戳日期不能晚于收到日期。"))
+        if self.channel.data == "phone" and self.called_at.data:
+            called = local_to_utc(self.called_at.data)
+            if called > utcnow():
+                fail(self.called_at, _l("来电时间不能晚于现在。"))
+            elif self.received_on.data and local_date(called) != self.received_on.data:
+                fail(self.called_at, _l("来电时间与收到日期不是同一天。"))
+        if self.contact_phone.data and normalise_phone(self.contact_phone.data) is None:
+            fail(self.contact_phone, _l("电话号码格式不正确：请填写11位手机号或带区号的固定电话。"))
+        postcode = self.contact_postcode.data
+        if postcode and not re.fullmatch(r"\d{6}", postcode):
+            fail(self.contact_postcode, _l("邮编应为6位数字。"))
+        if self.anonymous.data and self.has_contact:
+            fail(self.anonymous, _l("要求匿名时请不要登记联系方式。"))
+        elif self.has_contact and not self.consent.data:
+            fail(self.consent, _l("登记了联系方式时，请确认对方同意我办用其联系方式答复。"))
+        return ok
+
+    @property
+    def has_contact(self) -> bool:
+        return any(
+            (
+                self.contact_name.data,
+                self.contact_phone.data,
+                self.contact_email.data,
+                self.contact_address.data,
+            )
+        )
+
+    def contact(self) -> Contact | None:
+        if self.anonymous.data or not self.has_contact:
+            return None
+        phone = self.contact_phone.data
+        return Contact(
+            name=self.contact_name.data or None,
+            phone=normalise_phone(phone) if phone else None,
+            email=self.contact_email.data or None,
+            address=offline.join_address(self.contact_postcode.data, self.contact_address.data),
+        )
+
+    def received_at(self) -> datetime:
+        if self.channel.data == "phone" and self.called_at.data:
+            return local_to_utc(self.called_at.data)
+        return offline.received_moment(self.received_on.data, utcnow())
+
+    def channel_details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"entered_by": "staff_form"}
+        if self.channel.data == "phone":
+            called = self.called_at.data
+            details.update(
+                called_at=local_to_utc(called).isoformat() if called else None,
+                duration_min=self.duration_min.data,
+                number=self.line.data or None,
+            )
+        elif self.channel.data == "visit":
+            details["received_by"] = self.received_by.data or None
+        return details
+
+    def uploaded_files(self) -> list[FileStorage]:
+        return _chosen_files(self.attachments)
+
+
+class BulkUploadForm(FlaskForm):
+    notice = HiddenField()
+    file = FileField(_l("CSV或XLSX文件"))
+
+    def chosen_file(self) -> FileStorage | None:
+        upload = self.file.data
+        return upload if isinstance(upload, FileStorage) and upload.filename else None
+
+
+class BulkConfirmForm(FlaskForm):
+    notice = HiddenField()
+    filename = HiddenField()
+    token = HiddenField()  # names the uploaded file, kept encrypted until confirmed
+
+
+# --- shared --------------------------------------------------------------------------------
 
 
 def apply_service_errors(
@@ -195,7 +377,8 @@ def upload_limits() -> dict[str, int]:
     }
 
 
-def incoming_files(files: list[Any]) -> list[IncomingFile]:
+def incoming_files(files: Sequence[FileStorage]) -> list[IncomingFile]:
     return [
-        IncomingFile(filename=f.filename, data=f.read(), content_type=f.mimetype) for f in files
+        IncomingFile(filename=f.filename or "", data=f.read(), content_type=f.mimetype)
+        for f in files
     ]

@@ -1,13 +1,13 @@
 """Public web intake: the feedback form and the receipt page (/track lives in triage).
 
 The views are thin: they check the form, the captcha and the honeypot, then hand everything to
-``record_submission`` / ``add_follow_up`` (the one door) and show what came back.
+``record_submission`` (the one door) and show what came back. The blank form is the first step
+of every submission, so what it needs of its notice is kept in the per-notice caches
+(portal.caching); a POST always reads the notice from the database.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,8 +30,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal import site
+from portal.caching import notice_cache
 from portal.extensions import db, limiter
 from portal.intake import captcha
 from portal.intake.forms import (
@@ -58,6 +60,7 @@ FEEDBACK_FIELDS = (
 )  # fmt: skip
 RECEIPT_KEY = "intake.receipt"
 CAPTCHA_SCRIPT = "https://js.hcaptcha.com/1/api.js?hl=zh-CN"
+Page = tuple[str, int]
 
 
 @bp.record_once
@@ -71,11 +74,8 @@ def _submit_limit() -> str:
     return current_app.config["RATELIMIT_SUBMIT"]
 
 
-def _track_limit() -> str:
-    return current_app.config["RATELIMIT_TRACK"]
-
-
 def _public_notice(slug: str) -> Notice:
+    """The notice as the database has it now: 404 for a draft, 410 once withdrawn."""
     # Only what the form needs: the notice's text and sections are large and not shown here.
     notice = db.session.scalar(
         select(Notice)
@@ -101,7 +101,7 @@ def _public_notice(slug: str) -> Notice:
 
 @dataclass(frozen=True)
 class NoticeMeta:
-    """What the blank form page needs of its notice (no ORM object: it outlives the request)."""
+    """What the form page needs of its notice (no ORM object: it outlives the request)."""
 
     id: int
     slug: str
@@ -110,36 +110,34 @@ class NoticeMeta:
     feedback_opens_at: datetime | None
     feedback_closes_at: datetime | None
 
+    @classmethod
+    def of(cls, notice: Notice) -> NoticeMeta:
+        return cls(
+            notice.id,
+            notice.slug,
+            notice.title,
+            notice.version,
+            notice.feedback_opens_at,
+            notice.feedback_closes_at,
+        )
 
-def _notice_meta(slug: str) -> NoticeMeta:
+
+def _cached_notice_meta(slug: str) -> NoticeMeta:
     """The published notice's form facts, re-read at most every NOTICE_CACHE_TTL seconds.
 
     Every submission starts with a GET of the form; within the TTL it costs no database
     round trip. A withdrawal or a new version shows within the TTL, as on the notice page."""
     ttl = current_app.config["NOTICE_CACHE_TTL"]
-    cache = _app_cache("notice_meta")
-    hit = cache.get(slug)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < ttl:
-        return hit[1]
-    notice = _public_notice(slug)
-    meta = NoticeMeta(
-        notice.id,
-        notice.slug,
-        notice.title,
-        notice.version,
-        notice.feedback_opens_at,
-        notice.feedback_closes_at,
-    )
-    if ttl > 0:
-        with _cache_lock:
-            if len(cache) > 256:
-                cache.clear()
-            cache[slug] = (now, meta)
+    cache = notice_cache("intake.notice_meta")
+    meta: NoticeMeta | None = cache.get(slug, max_age=ttl)
+    if meta is None:
+        meta = NoticeMeta.of(_public_notice(slug))
+        if ttl > 0:
+            cache.put(slug, meta)
     return meta
 
 
-def _window_closed_message(notice: Notice | NoticeMeta, now: datetime) -> str | None:
+def _window_closed_message(notice: NoticeMeta, now: datetime) -> str | None:
     """Why the feedback window is shut right now (dates in Asia/Shanghai), or None if open."""
     opens, closes = notice.feedback_opens_at, notice.feedback_closes_at
     if opens is not None and now < to_local(opens):
@@ -160,48 +158,42 @@ class FindingChoice:
     title: str
 
 
-_cache_lock = threading.Lock()
+FindingGroups = list[tuple[Any, list[FindingChoice]]]  # (category title, its active findings)
 
 
-def _app_cache(name: str) -> dict[Any, Any]:
-    """A per-application cache (one app per process in production; many in the tests, where
-    notice ids repeat between databases, so a process-wide cache could serve another's page)."""
-    return current_app.extensions.setdefault(f"portal.intake.{name}", {})
-
-
-def _findings_by_category(notice: Notice | NoticeMeta) -> list[tuple[str, list[FindingChoice]]]:
+def _findings_by_category(notice: NoticeMeta) -> FindingGroups:
     """Active findings grouped under their category titles, in published order."""
     # Per (notice id, version): the form page is fetched before every submission, and
     # re-reading categories and findings each time was most of its cost.
-    cache = _app_cache("finding_groups")
-    key = (notice.id, notice.version)
-    groups = cache.get(key)
-    if groups is None:
-        if not isinstance(notice, Notice):
-            notice = db.session.get(Notice, notice.id)
-        groups = [
-            (
-                category.title,
-                [FindingChoice(f.number, f.title) for f in category.findings if f.active],
-            )
-            for category in notice.categories
-        ]
-        loose = [
-            FindingChoice(f.number, f.title)
-            for f in notice.findings
-            if f.active and f.category_id is None
-        ]
-        if loose:
-            groups.append((_l("其他问题"), loose))  # lazy: the cache is shared by languages
-        groups = [(title, choices) for title, choices in groups if choices]
-        with _cache_lock:
-            if len(cache) > 256:  # old versions pile up only while editors work
-                cache.clear()
-            cache[key] = groups
+    cache = notice_cache("intake.finding_groups")
+    groups: FindingGroups = cache.get_or_make(
+        (notice.id, notice.version), lambda: _read_finding_groups(notice.id)
+    )
     return groups
 
 
-def _finding_numbers(notice: Notice | NoticeMeta) -> set[int]:
+def _read_finding_groups(notice_id: int) -> FindingGroups:
+    notice = db.session.get(Notice, notice_id)
+    if notice is None:
+        abort(404)
+    groups: FindingGroups = [
+        (
+            category.title,
+            [FindingChoice(f.number, f.title) for f in category.findings if f.active],
+        )
+        for category in notice.categories
+    ]
+    loose = [
+        FindingChoice(f.number, f.title)
+        for f in notice.findings
+        if f.active and f.category_id is None
+    ]
+    if loose:
+        groups.append((_l("其他问题"), loose))  # lazy: the cache is shared by languages
+    return [(title, choices) for title, choices in groups if choices]
+
+
+def _finding_numbers(notice: NoticeMeta) -> set[int]:
     return {choice.number for _, choices in _findings_by_category(notice) for choice in choices}
 
 
@@ -209,9 +201,7 @@ def _captcha_settings() -> captcha.CaptchaSettings:
     return captcha.CaptchaSettings.from_config(current_app.config)
 
 
-def _render_form(
-    notice: Notice | NoticeMeta, form: FeedbackForm, status: int = 200, **extra: Any
-) -> Any:
+def _render_form(notice: NoticeMeta, form: FeedbackForm, status: int = 200, **extra: Any) -> Page:
     settings = _captcha_settings()
     if settings.enabled:
         g.csp = site.CSP_WITH_CAPTCHA  # only this page may load hCaptcha's script and frame
@@ -237,23 +227,20 @@ def _render_form(
 # a fifth of a submission's cost. Only the token differs between two visitors' blank forms.
 
 
-def _blank_form(notice: Notice | NoticeMeta, form: FeedbackForm, preselected: int | None) -> Any:
+def _blank_form(notice: NoticeMeta, form: FeedbackForm, preselected: int | None) -> Page:
     settings = _captcha_settings()
     if "_flashes" in session:  # a flashed message makes this page different: render it
         return _render_form(notice, form)
     token = form.csrf_token.current_token
     key = (notice.id, notice.version, site.request_lang(), preselected, settings.sitekey)
-    cache = _app_cache("blank_forms")
-    parts = cache.get(key)
+    cache = notice_cache("intake.blank_forms", max_entries=1024)
+    parts: tuple[str, str] | None = cache.get(key)
     if parts is None:
         html, status = _render_form(notice, form)
         if not token or html.count(token) != 1:
             return html, status
         before, _sep, after = html.partition(token)
-        with _cache_lock:
-            if len(cache) > 1024:
-                cache.clear()
-            cache[key] = (before, after)
+        cache.put(key, (before, after))
         return html, status
     if settings.enabled:
         g.csp = site.CSP_WITH_CAPTCHA
@@ -273,25 +260,27 @@ def _contact(form: FeedbackForm) -> Contact | None:
 
 @bp.route("/notices/<slug>/feedback", methods=["GET", "POST"])
 @limiter.limit(_submit_limit, methods=["POST"])
-def feedback(slug: str) -> Any:
-    notice = _notice_meta(slug) if request.method == "GET" else _public_notice(slug)
+def feedback(slug: str) -> Page | BaseResponse:
+    # A POST always asks the database: a withdrawn notice must not take one more submission.
+    notice = _public_notice(slug) if request.method == "POST" else None
+    meta = NoticeMeta.of(notice) if notice is not None else _cached_notice_meta(slug)
     received_at = utcnow()
-    closed = _window_closed_message(notice, received_at)
+    closed = _window_closed_message(meta, received_at)
     if closed:
-        status = 403 if request.method == "POST" else 200
-        return render_template("intake/closed.html", notice=notice, message=closed), status
+        page = render_template("intake/closed.html", notice=meta, message=closed)
+        return page, 403 if request.method == "POST" else 200
 
     form = FeedbackForm()
-    form.set_findings(_finding_numbers(notice))
+    form.set_findings(_finding_numbers(meta))
     if request.method == "GET":
         preselected = request.args.get("finding", type=int)
         if preselected in form.findings.allowed:
             form.findings.data = [preselected]
         else:
             preselected = None
-        return _blank_form(notice, form, preselected)
+        return _blank_form(meta, form, preselected)
     if not form.validate():
-        return _render_form(notice, form, 422)
+        return _render_form(meta, form, 422)
 
     status, hold_reason = "received", None
     if form.honeypot_filled:
@@ -299,18 +288,15 @@ def feedback(slug: str) -> Any:
     else:
         settings = _captcha_settings()
         if settings.enabled:
-            outcome = captcha.verify(
-                settings, request.form.get("h-captcha-response"), request.remote_addr
-            )
+            outcome = captcha.verify(settings, form.captcha_response.data, request.remote_addr)
             if outcome is captcha.CaptchaResult.REJECTED:
                 return _render_form(
-                    notice, form, 422, captcha_error=_("人机验证未通过，请重新验证后提交。")
+                    meta, form, 422, captcha_error=_("人机验证未通过，请重新验证后提交。")
                 )
             if outcome is captcha.CaptchaResult.UNAVAILABLE:
                 status, hold_reason = "held", "captcha unavailable"
 
     contact = _contact(form)
-    slug, title = notice.slug, notice.title  # read before the commit expires them
     try:
         receipt = record_submission(
             Incoming(
@@ -329,15 +315,15 @@ def feedback(slug: str) -> Any:
         )
     except SubmissionRejected as exc:
         unplaced = apply_service_errors(form, exc.errors, FEEDBACK_FIELDS)
-        return _render_form(notice, form, 422, general_errors=unplaced)
+        return _render_form(meta, form, 422, general_errors=unplaced)
 
     # Shown once: the receipt page pops it, so a reload no longer shows the secret.
     session[RECEIPT_KEY] = {
         "code": receipt.code,
         "secret": receipt.secret,
         "received_at": received_at.isoformat(),
-        "notice_slug": slug,
-        "notice_title": title,
+        "notice_slug": meta.slug,
+        "notice_title": meta.title,
         "email": bool(contact and contact.email),
     }
     return redirect(url_for(".receipt"), code=303)
@@ -351,7 +337,9 @@ def receipt() -> Response:
         received_at = datetime.fromisoformat(data["received_at"])
         workdays = current_app.config["REPLY_WITHIN_WORKDAYS"]
         context.update(
-            secret_groups=" ".join(data["secret"][i : i + 4] for i in range(0, 16, 4)),
+            secret_groups=" ".join(
+                data["secret"][i : i + 4] for i in range(0, len(data["secret"]), 4)
+            ),
             received_text=site.datetime_text(received_at),
             reply_workdays=workdays,
             reply_due=site.date_text(

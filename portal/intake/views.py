@@ -1,24 +1,18 @@
 """Staff intake: letters, calls, visits and the suggestion box, through the one door.
 
 /staff/intake/new      one item typed from a letter, a call, a visit or the suggestion box
-/staff/intake/bulk     a day's letters from CSV/XLSX: preview, then all-or-nothing import
+/staff/intake/receipt  its receipt, shown once
+/staff/intake/bulk     a day's items from CSV/XLSX: preview, then all-or-nothing import
 (The printed reply letters and address labels read replies: triage/letter_views.py.)
-Views stay thin: rules live in offline.py, recording in service.record_submission.
+Views stay thin: rules live in offline.py and bulk.py, checks in forms.py, recording in
+service.record_submission (bulk_service.py for a whole file).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import os
-import re
-import secrets
-import time
 from datetime import date, datetime
-from pathlib import Path
-from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import (
     Blueprint,
     Response,
@@ -32,54 +26,38 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from werkzeug.datastructures import FileStorage
-from wtforms import (
-    BooleanField,
-    DateField,
-    DateTimeLocalField,
-    FileField,
-    HiddenField,
-    IntegerField,
-    MultipleFileField,
-    RadioField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+from werkzeug.wrappers import Response as BaseResponse
 
-from portal import audit
 from portal.extensions import db
-from portal.intake import offline
+from portal.intake import bulk, offline
 from portal.intake.attachments import content_disposition, send_attachment_response
-from portal.intake.forms import FindingsField, apply_service_errors, normalise_phone
-from portal.intake.limits import (
-    ADDRESS_WITHOUT_POSTCODE_MAX,
-    EMAIL_MAX,
-    NAME_MAX,
-    OTHER_BODY_MAX,
-    SUBJECT_MAX,
+from portal.intake.bulk_service import (
+    BulkRowRejected,
+    import_rows,
+    keep_pending,
+    preview_file,
+    take_pending,
+)
+from portal.intake.forms import (
+    BulkConfirmForm,
+    BulkUploadForm,
+    StaffIntakeForm,
+    apply_service_errors,
+    incoming_files,
 )
 from portal.intake.models import CHANNEL_LABELS, Attachment
 from portal.intake.service import (
-    Contact,
-    DuplicateSubmission,
     Incoming,
-    IncomingFile,
-    Receipt,
     SubmissionRejected,
     audit_personal_data_view,
     find_by_code,
     record_submission,
 )
-from portal.notices.models import Notice
-from portal.personal_data import derived_key
+from portal.notices.models import Finding, Notice
 from portal.staff.auth import roles_required
-from portal.workdays import local_date, local_to_utc, local_today, to_local, utcnow
+from portal.workdays import local_today
 
 bp = Blueprint("intake_staff", __name__, url_prefix="/staff/intake")
 
@@ -89,19 +67,7 @@ SERVICE_FIELDS = (
     "body", "subject", "findings", "contact_name", "contact_phone", "contact_email",
     "contact_address", "anonymous", "consent", "attachments",
 )  # fmt: skip
-# record_submission's field names -> the bulk file's column headers.
-SERVICE_COLUMNS = {
-    "body": "内容",
-    "subject": "标题",
-    "findings": "涉及问题",
-    "contact_name": "姓名",
-    "contact_phone": "电话",
-    "contact_email": "电子邮箱",
-    "contact_address": "地址",
-    "anonymous": "匿名",
-    "consent": "同意使用联系方式",
-    "channel": "渠道",
-}
+Page = tuple[str, int]
 
 
 @bp.after_request
@@ -111,148 +77,11 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-# --- forms -----------------------------------------------------------------------------------
+# --- the notice an item answers to -------------------------------------------------------------
 
 
-def _stripped(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-class StaffIntakeForm(FlaskForm):
-    notice = HiddenField()
-    channel = RadioField(
-        _l("渠道"),
-        choices=[SelectChoice(value, CHANNEL_LABELS[value]) for value in offline.STAFF_CHANNELS],
-        default="letter",
-        validators=[InputRequired(_l("请选择渠道。"))],
-    )
-    received_on = DateField(_l("收到日期"), validators=[InputRequired(_l("请填写收到日期。"))])
-    postmarked_on = DateField(_l("邮戳日期（信件）"), validators=[Optional()])
-    contact_name = StringField(_l("姓名"), filters=[_stripped], validators=[Length(max=NAME_MAX)])
-    contact_phone = StringField(_l("电话"), filters=[_stripped])
-    contact_email = StringField(
-        _l("电子邮箱"),
-        filters=[_stripped],
-        validators=[Optional(), Email(_l("电子邮箱地址格式不正确。")), Length(max=EMAIL_MAX)],
-    )
-    contact_postcode = StringField(_l("邮编"), filters=[_stripped])
-    contact_address = StringField(
-        _l("地址"), filters=[_stripped], validators=[Length(max=ADDRESS_WITHOUT_POSTCODE_MAX)]
-    )
-    anonymous = BooleanField(_l("来信人/来电人要求匿名（不登记任何联系方式）"))
-    consent = BooleanField(_l("对方同意我办用所留联系方式答复（信中留有回信地址视为同意）"))
-    subject = StringField(_l("标题"), filters=[_stripped], validators=[Length(max=SUBJECT_MAX)])
-    body = TextAreaField(
-        _l("内容（信件转录或通话、来访摘要）"),
-        validators=[Length(max=OTHER_BODY_MAX, message=_l("内容过长。"))],
-    )
-    findings = FindingsField(_l("涉及的问题"), default=list)
-    attachments = MultipleFileField(_l("扫描件（PDF或图片，可多个）"))
-    called_at = DateTimeLocalField(_l("来电时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    duration_min = IntegerField(
-        _l("通话时长（分钟）"),
-        validators=[Optional(), NumberRange(0, offline.DURATION_MAX, _l("时长应为0到1440分钟。"))],
-    )
-    line = StringField(_l("接听号码（我办电话）"), filters=[_stripped], validators=[Length(max=40)])
-    received_by = StringField(_l("接待人"), filters=[_stripped], validators=[Length(max=NAME_MAX)])
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
-        return self._check_rules() and ok
-
-    def _check_rules(self) -> bool:
-        ok = True
-
-        def fail(field: Any, message: str) -> None:
-            nonlocal ok
-            field.errors = [*field.errors, message]
-            ok = False
-
-        if not (self.body.data or "").strip():
-            fail(self.body, _l("请录入信件内容或通话、来访摘要。"))
-        today = local_today()
-        if self.received_on.data and self.received_on.data > today:
-            fail(self.received_on, _l("收到日期不能晚于今天。"))
-        postmark = self.postmarked_on.data
-        received_on = self.received_on.data
-        if self.channel.data == "letter" and postmark and received_on and postmark > received_on:
-            fail(self.postmarked_on, _l("邮戳日期不能晚于收到日期。"))
-        if self.channel.data == "phone" and self.called_at.data:
-            called = local_to_utc(self.called_at.data)
-            if called > utcnow():
-                fail(self.called_at, _l("来电时间不能晚于现在。"))
-            elif self.received_on.data and local_date(called) != self.received_on.data:
-                fail(self.called_at, _l("来电时间与收到日期不是同一天。"))
-        if self.contact_phone.data and normalise_phone(self.contact_phone.data) is None:
-            fail(self.contact_phone, _l("电话号码格式不正确：请填写11位手机号或带区号的固定电话。"))
-        postcode = self.contact_postcode.data
-        if postcode and not re.fullmatch(r"\d{6}", postcode):
-            fail(self.contact_postcode, _l("邮编应为6位数字。"))
-        if self.anonymous.data and self.has_contact:
-            fail(self.anonymous, _l("要求匿名时请不要登记联系方式。"))
-        elif self.has_contact and not self.consent.data:
-            fail(self.consent, _l("登记了联系方式时，请确认对方同意我办用其联系方式答复。"))
-        return ok
-
-    @property
-    def has_contact(self) -> bool:
-        return any(
-            (
-                self.contact_name.data,
-                self.contact_phone.data,
-                self.contact_email.data,
-                self.contact_address.data,
-            )
-        )
-
-    def contact(self) -> Contact | None:
-        if self.anonymous.data or not self.has_contact:
-            return None
-        phone = self.contact_phone.data
-        return Contact(
-            name=self.contact_name.data or None,
-            phone=normalise_phone(phone) if phone else None,
-            email=self.contact_email.data or None,
-            address=offline.join_address(self.contact_postcode.data, self.contact_address.data),
-        )
-
-    def received_at(self) -> datetime:
-        if self.channel.data == "phone" and self.called_at.data:
-            return local_to_utc(self.called_at.data)
-        return offline.received_moment(self.received_on.data, utcnow())
-
-    def channel_details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {"entered_by": "staff_form"}
-        if self.channel.data == "phone":
-            called = self.called_at.data
-            details.update(
-                called_at=local_to_utc(called).isoformat() if called else None,
-                duration_min=self.duration_min.data,
-                number=self.line.data or None,
-            )
-        elif self.channel.data == "visit":
-            details["received_by"] = self.received_by.data or None
-        return details
-
-    def uploaded_files(self) -> list[FileStorage]:
-        return [f for f in self.attachments.data or () if isinstance(f, FileStorage) and f.filename]
-
-
-class BulkUploadForm(FlaskForm):
-    notice = HiddenField()
-    file = FileField(_l("CSV或XLSX文件"))
-
-
-class BulkConfirmForm(FlaskForm):
-    notice = HiddenField()
-    filename = HiddenField()
-    token = HiddenField()  # names the uploaded file, kept encrypted until confirmed (see below)
-
-
-# --- shared helpers --------------------------------------------------------------------------
-
-
-def _published_notices() -> list[Notice]:
+def _notices_newest_first() -> list[Notice]:
+    """Published notices, the one published last first: it is what staff mostly answer to."""
     return list(
         db.session.scalars(
             select(Notice)
@@ -274,7 +103,15 @@ def _chosen_notice(slug: str | None, notices: list[Notice]) -> Notice | None:
     return notices[0] if notices else None
 
 
-def _finding_groups(notice: Notice | None) -> list[tuple[str, list[Any]]]:
+# --- one item --------------------------------------------------------------------------------
+
+
+def _secret_groups(secret: str) -> str:
+    """1234 5678 9012 3456: easier to read out on the phone and to copy into a letter."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def _finding_groups(notice: Notice | None) -> list[tuple[str, list[Finding]]]:
     if notice is None:
         return []
     groups = [(c.title, [f for f in c.findings if f.active]) for c in notice.categories]
@@ -289,19 +126,11 @@ def _window_text(notice: Notice | None) -> str | None:
         return None
     parts = []
     if notice.feedback_opens_at is not None:
-        parts.append(
-            _(
-                "自%(date)s起",
-                date=offline.chinese_date(offline.first_day(notice.feedback_opens_at)),
-            )
-        )
+        first = offline.first_day(notice.feedback_opens_at)
+        parts.append(_("自%(date)s起", date=offline.chinese_date(first)))
     if notice.feedback_closes_at is not None:
-        parts.append(
-            _(
-                "至%(date)s止",
-                date=offline.chinese_date(offline.last_day(notice.feedback_closes_at)),
-            )
-        )
+        last = offline.last_day(notice.feedback_closes_at)
+        parts.append(_("至%(date)s止", date=offline.chinese_date(last)))
     return "".join(parts) + _("（信件以邮戳日期为准）")
 
 
@@ -319,16 +148,13 @@ def _late_note(notice: Notice | None, received_at: datetime, postmark: date | No
     return _("按%(basis)s，此件早于意见征集开始时间；已照常登记。", basis=basis)
 
 
-# --- one item --------------------------------------------------------------------------------
-
-
 def _render_new(
     form: StaffIntakeForm,
     notice: Notice | None,
     notices: list[Notice],
     status: int = 200,
     general_errors: list[str] | None = None,
-) -> tuple[str, int]:
+) -> Page:
     return (
         render_template(
             "intake/staff_new.html",
@@ -349,8 +175,8 @@ def _render_new(
 
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*ROLES)
-def new() -> Any:
-    notices = _published_notices()
+def new() -> Page | BaseResponse:
+    notices = _notices_newest_first()
     form = StaffIntakeForm()
     slug = form.notice.data if request.method == "POST" else request.args.get("notice")
     notice = _chosen_notice(slug, notices)
@@ -379,10 +205,7 @@ def new() -> Any:
                 contact=contact,
                 anonymous=bool(form.anonymous.data),
                 consent=contact is not None,
-                attachments=[
-                    IncomingFile(f.filename or "", f.read(), f.mimetype)
-                    for f in form.uploaded_files()
-                ],
+                attachments=incoming_files(form.uploaded_files()),
                 received_at=received_at,
                 postmarked_on=postmark,
                 late=offline.is_late(
@@ -408,7 +231,7 @@ def new() -> Any:
 
 @bp.get("/receipt")
 @roles_required(*ROLES)
-def receipt() -> Any:
+def receipt() -> str:
     data = session.pop(RECEIPT_KEY, None)
     submission = find_by_code(data["code"]) if data else None
     return render_template(
@@ -418,10 +241,6 @@ def receipt() -> Any:
         secret_groups=_secret_groups(data["secret"]) if data else None,
         channel_label=CHANNEL_LABELS.get(data["channel"], "") if data else "",
     )
-
-
-def _secret_groups(secret: str) -> str:
-    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 @bp.get("/attachments/<int:attachment_id>")
@@ -439,79 +258,35 @@ def attachment(attachment_id: int) -> Response:
         abort(404)
 
 
-# --- bulk --------------------------------------------------------------------------------------
+# --- a day's items from one file ----------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@bp.get("/bulk")
-@roles_required(*ROLES)
-def bulk() -> Any:
-    notices = _published_notices()
-    notice = _chosen_notice(request.args.get("notice"), notices)
-    form = BulkUploadForm(notice=notice.slug if notice else "none")
-    return _render_bulk(form, notice, notices)
-
-
-def _render_bulk(
-    form: BulkUploadForm,
-    notice: Notice | None,
-    notices: list[Notice],
-    status: int = 200,
-    **extra: Any,
-) -> tuple[str, int]:
+def _render_upload(
+    form: BulkUploadForm, notice: Notice | None, notices: list[Notice], status: int = 200
+) -> Page:
     return (
         render_template(
             "intake/staff_bulk.html",
             form=form,
             notice=notice,
             notices=notices,
-            columns=offline.COLUMNS,
-            max_rows=offline.MAX_BULK_ROWS,
-            **extra,
+            columns=bulk.COLUMNS,
+            max_rows=bulk.MAX_BULK_ROWS,
         ),
         status,
     )
 
 
-@bp.get("/bulk/template.csv")
-@roles_required(*ROLES)
-def bulk_template_csv() -> Response:
-    return _download(offline.template_csv(), "text/csv; charset=utf-8", "意见登记模板.csv")
-
-
-@bp.get("/bulk/template.xlsx")
-@roles_required(*ROLES)
-def bulk_template_xlsx() -> Response:
-    mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return _download(offline.template_xlsx(), mimetype, "意见登记模板.xlsx")
-
-
-def _download(data: bytes, mimetype: str, filename: str) -> Response:
-    response = make_response(data)
-    response.mimetype = mimetype
-    response.headers["Content-Disposition"] = content_disposition(filename)
-    return response
-
-
-def _preview(data: bytes, filename: str, notice: Notice | None) -> offline.BulkPreview:
-    preview = offline.parse_bulk(data, filename)
-    known = {f.number for f in notice.findings if f.active} if notice else set()
-    offline.check_findings(preview, known)
-    preview.errors.sort(key=lambda e: (e.row, e.column))
-    return preview
-
-
 def _render_preview(
-    preview: offline.BulkPreview,
-    data: bytes,
-    filename: str,
-    notice: Notice | None,
-    status: int = 200,
-) -> tuple[str, int]:
+    preview: bulk.BulkPreview, data: bytes, filename: str, notice: Notice | None
+) -> Page:
     # Only a file that passed every check is kept for the confirmation step.
     confirm = BulkConfirmForm(
         notice=notice.slug if notice else "none",
         filename=filename,
-        token=keep_pending(data) if preview.ok else "",
+        token=keep_pending(data, current_user.id) if preview.ok else "",
     )
     return (
         render_template(
@@ -522,97 +297,74 @@ def _render_preview(
             confirm=confirm,
             sha256=hashlib.sha256(data).hexdigest(),
         ),
-        status if preview.ok else 422,
+        200 if preview.ok else 422,
     )
 
 
-# The uploaded file waits for the confirmation in the instance folder, Fernet-encrypted (it
-# holds personal data), named after its uploader, for at most a day. Sending it back through
-# the page instead would hit the form-field size limit (500 KB) with a few dozen long letters.
-PENDING_TTL = 24 * 3600
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+def _download(data: bytes, mimetype: str, filename: str) -> Response:
+    response = make_response(data)
+    response.mimetype = mimetype
+    response.headers["Content-Disposition"] = content_disposition(filename)
+    return response
 
 
-def _pending_path(token: str) -> Path | None:
-    if not _TOKEN.match(token or ""):
-        return None
-    return Path(current_app.instance_path) / "bulk-pending" / f"{current_user.id}-{token}"
+@bp.get("/bulk", endpoint="bulk")
+@roles_required(*ROLES)
+def upload_page() -> Page:
+    notices = _notices_newest_first()
+    notice = _chosen_notice(request.args.get("notice"), notices)
+    return _render_upload(BulkUploadForm(notice=notice.slug if notice else "none"), notice, notices)
 
 
-def _pending_fernet() -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(derived_key("bulk-pending")))
+@bp.get("/bulk/template.csv")
+@roles_required(*ROLES)
+def bulk_template_csv() -> Response:
+    return _download(bulk.template_csv(), "text/csv; charset=utf-8", "意见登记模板.csv")
 
 
-def keep_pending(data: bytes) -> str:
-    folder = Path(current_app.instance_path) / "bulk-pending"
-    folder.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - PENDING_TTL
-    for old in folder.iterdir():  # abandoned previews
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    token = secrets.token_urlsafe(24)
-    path = _pending_path(token)
-    assert path is not None
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(_pending_fernet().encrypt(data))
-    return token
-
-
-def take_pending(token: str) -> bytes | None:
-    """The file a preview kept for this user, removed from disk; None if gone or expired."""
-    path = _pending_path(token)
-    if path is None:
-        return None
-    try:
-        blob = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    path.unlink(missing_ok=True)
-    try:
-        return _pending_fernet().decrypt(blob, ttl=PENDING_TTL)
-    except InvalidToken:
-        return None
+@bp.get("/bulk/template.xlsx")
+@roles_required(*ROLES)
+def bulk_template_xlsx() -> Response:
+    return _download(bulk.template_xlsx(), XLSX, "意见登记模板.xlsx")
 
 
 @bp.post("/bulk")
 @roles_required(*ROLES)
-def bulk_preview() -> Any:
-    notices = _published_notices()
+def bulk_preview() -> Page:
+    notices = _notices_newest_first()
     form = BulkUploadForm()
     notice = _chosen_notice(form.notice.data, notices)
-    upload = form.file.data
-    if not form.validate() or not isinstance(upload, FileStorage) or not upload.filename:
+    upload = form.chosen_file()
+    if not form.validate() or upload is None:
         form.file.errors = [*form.file.errors, _("请选择要导入的CSV或XLSX文件。")]
-        return _render_bulk(form, notice, notices, 422)
-    data = upload.read()
-    return _render_preview(_preview(data, upload.filename, notice), data, upload.filename, notice)
+        return _render_upload(form, notice, notices, 422)
+    data, filename = upload.read(), upload.filename or ""
+    return _render_preview(preview_file(data, filename, notice), data, filename, notice)
 
 
 @bp.post("/bulk/confirm")
 @roles_required(*ROLES)
-def bulk_confirm() -> Any:
+def bulk_confirm() -> Page | str:
     form = BulkConfirmForm()
     if not form.validate():
         abort(400)
-    notices = _published_notices()
+    notices = _notices_newest_first()
     notice = _chosen_notice(form.notice.data, notices)
-    data = take_pending(form.token.data or "")
+    data = take_pending(form.token.data or "", current_user.id)
     if data is None:
         upload_form = BulkUploadForm(notice=notice.slug if notice else "none")
         upload_form.file.errors = [_("预览已过期或已导入过，请重新上传文件。")]
-        return _render_bulk(upload_form, notice, notices, 410)
+        return _render_upload(upload_form, notice, notices, 410)
     filename = form.filename.data or "upload.csv"
     # Checked again: the confirmation must import exactly what passes the rules now.
-    preview = _preview(data, filename, notice)
+    preview = preview_file(data, filename, notice)
     if not preview.ok:
         return _render_preview(preview, data, filename, notice)
-    digest = hashlib.sha256(data).hexdigest()
     try:
-        receipts = import_rows(preview.rows, notice, digest, filename)
+        receipts = import_rows(preview.rows, notice, hashlib.sha256(data).hexdigest(), filename)
     except BulkRowRejected as exc:
         preview.errors = exc.errors
-        return _render_preview(preview, data, filename, notice, 422)
+        return _render_preview(preview, data, filename, notice)
     return render_template(
         "intake/staff_bulk_done.html",
         results=list(zip(preview.rows, receipts, strict=True)),
@@ -620,90 +372,3 @@ def bulk_confirm() -> Any:
         secret_groups=_secret_groups,
         codes=",".join(r.code for r in receipts),
     )
-
-
-class BulkRowRejected(Exception):
-    def __init__(self, errors: list[offline.RowError]) -> None:
-        super().__init__("; ".join(e.text for e in errors))
-        self.errors = errors
-
-
-def import_rows(
-    rows: list[offline.BulkRow], notice: Notice | None, digest: str, filename: str
-) -> list[Receipt]:
-    """Record every row through the one door in ONE transaction: all rows or none.
-
-    record_submission(commit=False) only flushes; any failure rolls the whole session back.
-    The dedupe key (file hash + row) refuses a second import of the same file.
-    """
-    receipts: list[Receipt] = []
-    closes = notice.feedback_closes_at if notice else None
-    try:
-        for row in rows:
-            receipts.append(_record_row(row, notice, closes, digest))
-        audit.record(
-            "intake.bulk_import",
-            object_type="notice" if notice else None,
-            object_id=notice.id if notice else None,
-            details={"filename": filename, "sha256": digest, "rows": len(rows)},
-        )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return receipts
-
-
-def _record_row(
-    row: offline.BulkRow, notice: Notice | None, closes: datetime | None, digest: str
-) -> Receipt:
-    received_at = row.called_at or offline.received_moment(row.received_on, utcnow())
-    postmark = row.postmarked_on if row.channel == "letter" else None
-    contact = None
-    if row.has_contact and not row.anonymous:
-        phone = row.phone
-        contact = Contact(
-            name=row.name,
-            phone=(normalise_phone(phone) or phone) if phone else None,
-            email=row.email,
-            address=row.full_address,
-        )
-    try:
-        return record_submission(
-            Incoming(
-                channel=row.channel,
-                body=row.body,
-                notice=notice,
-                subject=row.subject,
-                findings=row.findings,
-                contact=contact,
-                anonymous=row.anonymous,
-                consent=contact is not None and row.consent,
-                received_at=received_at,
-                postmarked_on=postmark,
-                late=offline.is_late(closes, received_at, postmark),
-                channel_details=row.channel_details(),
-                dedupe_key=f"bulk:{digest[:40]}:{row.row}",
-            ),
-            commit=False,
-        )
-    except SubmissionRejected as exc:
-        raise BulkRowRejected(
-            [
-                offline.RowError(row.row, SERVICE_COLUMNS.get(name, name), message)
-                for name, message in exc.errors.items()
-            ]
-        ) from exc
-    except DuplicateSubmission as exc:
-        message = _("此文件已经导入过（该行登记为回执%(code)s），本次未重复导入。", code=exc.code)
-        raise BulkRowRejected([offline.RowError(row.row, "", message)]) from exc
-
-
-def local_received_text(moment: datetime) -> str:
-    local = to_local(moment)
-    return f"{offline.chinese_date(local.date())} {local:%H:%M}"
-
-
-@bp.app_template_filter("intake_local_time")
-def _local_time_filter(moment: datetime | None) -> str:
-    return local_received_text(moment) if moment else ""
