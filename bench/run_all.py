@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # Order: cheap first. Each script is self-contained and bounded in time.
 SCRIPTS = [
+    "parsers.py",
     "notice_page.py",
     "routing_accuracy.py",
     "mail_ingest.py",

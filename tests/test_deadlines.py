@@ -13,11 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal.extensions import db
-from portal.triage.deadlines import (
-    ack_overdue,
-    deadline_state,
-    due_dates,
-)
+from portal.triage.deadlines import ack_overdue, deadline_state
 from portal.workdays import WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -30,20 +26,20 @@ def local(*args: int) -> datetime:
 
 def test_national_day_week_is_skipped() -> None:
     # 2024: 1–7 October off; Sunday 29 September and Saturday 12 October were working days.
-    ack, reply = due_dates(local(2024, 9, 30, 10, 0), CAL, 3, 15)
-    assert ack == date(2024, 10, 10)
-    assert reply == date(2024, 10, 25)
+    received = local(2024, 9, 30, 10, 0)
+    assert CAL.due_date(received, 3) == date(2024, 10, 10)
+    assert CAL.due_date(received, 15) == date(2024, 10, 25)
 
 
 def test_an_adjusted_working_saturday_counts() -> None:
-    ack, _ = due_dates(local(2024, 10, 11, 16, 0), CAL, 1, 15)
+    ack = CAL.due_date(local(2024, 10, 11, 16, 0), 1)
     assert ack == date(2024, 10, 12)
     assert ack.weekday() == 5
 
 
 def test_the_local_date_decides_not_utc() -> None:
     # 17:30 UTC on 30 September is already 1 October in Shanghai.
-    ack, _ = due_dates(datetime(2024, 9, 30, 17, 30, tzinfo=UTC), CAL, 1, 15)
+    ack = CAL.due_date(datetime(2024, 9, 30, 17, 30, tzinfo=UTC), 1)
     assert ack == date(2024, 10, 8)
 
 
@@ -51,7 +47,7 @@ def test_years_chinese_calendar_does_not_know_fall_back_to_weekends_and_fixed_ho
     # 2099-09-30 is a Wednesday; 1–2 October (Thu, Fri) are statutory whatever the year,
     # 3–4 a weekend: the next working day is Monday 5 October.
     assert date(2099, 9, 30).weekday() == 2
-    ack, _ = due_dates(local(2099, 9, 30, 9, 0), CAL, 1, 15)
+    ack = CAL.due_date(local(2099, 9, 30, 9, 0), 1)
     assert ack == date(2099, 10, 5)
 
 
@@ -60,9 +56,9 @@ def test_office_can_add_the_published_schedule_for_an_unknown_year() -> None:
         {"EXTRA_HOLIDAYS": ["2099-10-06", "2099-10-07"], "EXTRA_WORKDAYS": ["2099-10-10"]}
     )
     # Monday 5 counts, Tuesday 6 and Wednesday 7 are now holidays, Thursday 8 counts.
-    ack, _ = due_dates(local(2099, 9, 30, 9, 0), calendar, 2, 15)
+    ack = calendar.due_date(local(2099, 9, 30, 9, 0), 2)
     assert ack == date(2099, 10, 8)
-    ack, _ = due_dates(local(2099, 10, 9, 9, 0), calendar, 1, 15)
+    ack = calendar.due_date(local(2099, 10, 9, 9, 0), 1)
     assert ack == date(2099, 10, 10)  # a Saturday made a working day
 
 
@@ -75,7 +71,7 @@ def test_due_date_is_a_working_day_exactly_n_working_days_later(
     received: datetime, days: int
 ) -> None:
     moment = received.replace(tzinfo=UTC)
-    due, _ = due_dates(moment, CAL, days, days)
+    due = CAL.due_date(moment, days)
     start = moment.astimezone(SHANGHAI).date()
     assert due > start
     assert CAL.is_workday(due)

@@ -13,7 +13,6 @@ from portal.triage.duplicates import (
     NEAR_DUPLICATE,
     find_near_duplicates,
     find_similar,
-    group_campaigns,
     normalise,
     similarity,
 )
@@ -54,14 +53,6 @@ def test_find_similar_ranks_most_similar_first() -> None:
     farther = TEMPLATE.format(place="南城街道", name="李四")
     found = find_similar(base, [("far", farther), ("x", UNRELATED[0]), ("close", closer)])
     assert [key for key, _ in found] == ["close", "far"]
-
-
-def test_campaigns_are_grouped_and_unrelated_comments_left_out() -> None:
-    texts = [(f"t{i}", TEMPLATE.format(place=p, name=n)) for i, (p, n) in enumerate(PEOPLE)]
-    texts += [(f"u{i}", t) for i, t in enumerate(UNRELATED)]
-    texts += [("pair-a", "公车私用的问题"), ("pair-b", "公车私用问题")]  # two is not a campaign
-    groups = group_campaigns(texts)
-    assert groups == [["t0", "t1", "t2", "t3"]]
 
 
 @settings(max_examples=80, deadline=None)

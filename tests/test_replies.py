@@ -192,6 +192,43 @@ def test_lower_roles_get_403(app: Flask, published_notice: str, staff_login: Any
     assert anonymous.status_code == 302 and "/staff/login" in anonymous.location
 
 
+def test_reply_messages_follow_the_staff_language(
+    app: Flask, published_notice: str, staff_login: Any
+) -> None:
+    receipt = _record(app, published_notice)
+    triager = staff_login("triager")
+    url = f"/staff/submissions/{receipt.code}/reply"
+    sent = form_post(triager, url + "?lang=en", {"body": "已整改。", "publish": "1"}, form_url=url)
+    page = triager.get(sent.location).get_data(as_text=True)
+    assert "Reply sent (the mail is queued for delivery)." in page
+    assert "答复已发送" not in page
+    english = {"Accept-Language": "en"}
+    empty = form_post(triager, url, {"body": " "}, form_url=url, headers=english)
+    assert "The reply cannot be empty." in triager.get(empty.location).get_data(as_text=True)
+
+    editor = staff_login("editor")
+    with app.app_context():
+        reply_id = db.session.scalar(select(Reply.id))
+    approved = form_post(
+        editor,
+        f"/staff/replies/{reply_id}/approve",
+        {"question": "单位食堂浪费严重。", "answer": "已整改。"},
+        form_url="/staff/replies/pending",
+        headers=english,
+    )
+    page = editor.get(approved.location).get_data(as_text=True)
+    assert f"Publication approved ({receipt.code})." in page and "已批准公开" not in page
+    rejected = form_post(
+        editor,
+        f"/staff/replies/{reply_id}/reject",
+        {"reason": "涉及个案"},
+        form_url="/staff/replies/pending",
+        headers=english,
+    )
+    page = editor.get(rejected.location).get_data(as_text=True)
+    assert f"Publication declined ({receipt.code})." in page and "已不予公开" not in page
+
+
 def test_spam_cannot_be_answered(app: Flask, published_notice: str, staff_login: Any) -> None:
     receipt = _record(app, published_notice, status="spam")
     response = _reply(staff_login("triager"), receipt.code, "答复。")

@@ -8,9 +8,7 @@ DEFAULT_THRESHOLD were chosen on) and, with lower floors, on routing_heldout.jso
 from __future__ import annotations
 
 import importlib.util
-import statistics
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -192,28 +190,22 @@ def _many_findings(findings: list[FindingDoc], count: int) -> list[FindingDoc]:
     ]
 
 
-def test_speed(findings: list[FindingDoc]) -> None:
-    Router(findings)  # loads jieba and the lexicon once per process
-    fifty = _many_findings(findings, 50)
-    builds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        router = Router(fifty)
-        builds.append(time.perf_counter() - start)
-    assert statistics.median(builds) < 0.2
-
+def test_a_fifty_finding_notice_still_ranks_every_comment(findings: list[FindingDoc]) -> None:
+    # How fast this is, is measured by bench/routing_accuracy.py, not asserted here.
+    router = Router(_many_findings(findings, 50))
     texts = [c["text"] for c in bench.load_cases(bench.DEV)]
-    start = time.perf_counter()
     for text in texts:
-        router.suggest(text)
-    assert (time.perf_counter() - start) / len(texts) < 0.005
+        ranked = router.suggest(text)
+        assert len(ranked) <= 5
+        assert [s.score for s in ranked] == sorted((s.score for s in ranked), reverse=True)
+        assert all(1 <= s.number <= 50 for s in ranked)
 
-    # A long letter (many comments run together) stays cheap: only its opening is read.
-    letter = "".join(texts)[:10_000]
-    router.suggest(letter)  # fills the per-notice term cache
-    start = time.perf_counter()
-    router.suggest(letter[::-1])
-    assert time.perf_counter() - start < 0.025
+    # A long letter (many comments run together) is ranked by its opening: what follows the
+    # first thousand characters changes nothing, which is what bounds the work per letter.
+    letter = "".join(texts) * 2
+    assert len(letter) > 5_000
+    opening = letter[:1000]
+    assert router.suggest(opening + letter[::-1]) == router.suggest(opening + "。" * 4_000)
 
 
 _WEIRD = st.sampled_from(

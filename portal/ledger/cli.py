@@ -9,7 +9,7 @@ from datetime import datetime
 import click
 from flask.cli import with_appcontext
 
-from portal.ledger.export import UnknownNotice, export_submissions
+from portal.ledger.export import Format, UnknownNotice, export_submissions
 
 
 @click.command("export")
@@ -30,7 +30,7 @@ from portal.ledger.export import UnknownNotice, export_submissions
     "--output", type=click.Path(dir_okay=False, writable=True), help="File (default stdout)."
 )
 def export_command(
-    fmt: str,
+    fmt: Format,  # click.Choice admits only these values
     notice_slug: str | None,
     date_from: datetime | None,
     date_to: datetime | None,
@@ -40,7 +40,7 @@ def export_command(
     out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
     try:
         export_submissions(
-            fmt,  # type: ignore[arg-type]
+            fmt,
             out,
             notice_slug=notice_slug,
             date_from=date_from.date() if date_from else None,

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     """Registers models, blueprints and CLI of this feature."""
     from portal.triage import (
         models,  # noqa: F401  (registers the tables)
+        queue_views,  # noqa: F401  (adds the queue's pages to the triage blueprint)
         search,  # noqa: F401  (its ORM listeners keep the search index current)
     )
     from portal.triage.cli import triage_cli

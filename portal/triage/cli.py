@@ -18,7 +18,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.notices.models import Notice
 from portal.triage import deadlines
-from portal.triage.actions import router_for
+from portal.triage.findings import router_for
 from portal.triage.routing import Router
 
 SCORE_DIGITS = 4

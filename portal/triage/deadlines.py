@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from portal.triage.workflow import OPEN_STATUSES
@@ -22,13 +22,6 @@ if TYPE_CHECKING:
 
 DeadlineState = Literal["overdue", "due_soon", "open"]
 DUE_SOON_WORKDAYS = 2  # "due soon": the reply is due within this many working days
-
-
-def due_dates(
-    received_at: datetime, calendar: WorkCalendar, ack_days: int, reply_days: int
-) -> tuple[date, date]:
-    """(acknowledge by, reply by) for a submission received at ``received_at``."""
-    return calendar.due_date(received_at, ack_days), calendar.due_date(received_at, reply_days)
 
 
 def deadline_state(

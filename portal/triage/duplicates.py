@@ -3,23 +3,24 @@
 Texts are normalised (NFKC, lower case, punctuation and white space removed) and cut into
 character 3-gram shingles; two texts are near-duplicates when the Jaccard similarity of their
 shingle sets is high. Candidates are bounded (recent submissions of one notice), so we compute
-the exact Jaccard that MinHash would only estimate, through an inverted index over shingles
-so that pairs sharing nothing cost nothing. Very short texts have too few shingles to
+the exact Jaccard that MinHash would only estimate. Very short texts have too few shingles to
 compare; rapidfuzz's normalised Indel similarity is used for them.
 
-A campaign is a connected group of at least CAMPAIGN_MIN_SIZE near-duplicates: the same
-template sent by many people with small changes (a name, a street).
+A campaign is the same template sent by many people with small changes (a name, a street): a
+submission with at least CAMPAIGN_MIN_SIZE - 1 near-duplicates belongs to one.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Hashable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from rapidfuzz.distance import Indel
+
+if TYPE_CHECKING:
+    from portal.intake.models import Submission
 
 NEAR_DUPLICATE = 0.6  # Jaccard of 3-gram shingles at or above this: near-duplicate
 CAMPAIGN_MIN_SIZE = 3
@@ -74,55 +75,13 @@ def find_similar(
     return found
 
 
-def _pairs(items: Sequence[tuple[K, frozenset[str]]]) -> Iterable[tuple[int, int, float]]:
-    """(i, j, jaccard) for every pair sharing at least one shingle, via an inverted index."""
-    postings: dict[str, list[int]] = {}
-    for index, (_key, sh) in enumerate(items):
-        for gram in sh:
-            postings.setdefault(gram, []).append(index)
-    for i, (_key, sh) in enumerate(items):
-        shared: Counter[int] = Counter()
-        for gram in sh:
-            shared.update(j for j in postings[gram] if j > i)
-        for j, inter in shared.items():
-            union = len(sh) + len(items[j][1]) - inter
-            yield i, j, inter / union if union else 0.0
-
-
-def group_campaigns(
-    texts: Sequence[tuple[K, str]],
-    threshold: float = NEAR_DUPLICATE,
-    min_size: int = CAMPAIGN_MIN_SIZE,
-) -> list[list[K]]:
-    """Groups of near-duplicate texts (connected components) with at least min_size members,
-    largest first; each group keeps the input order."""
-    items = [(key, shingles(text)) for key, text in texts]
-    parent = list(range(len(items)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j, score in _pairs(items):
-        if score >= threshold:
-            parent[root(i)] = root(j)
-    groups: dict[int, list[int]] = {}
-    for index in range(len(items)):
-        groups.setdefault(root(index), []).append(index)
-    found = [sorted(g) for g in groups.values() if len(g) >= min_size]
-    found.sort(key=lambda g: (-len(g), g[0]))
-    return [[items[i][0] for i in g] for g in found]
-
-
 # --- against the database (imports lazily: the rules above stay pure) ----------------------------
 
 RECENT_WINDOW = 500  # how many recent submissions of the notice are compared
 
 
 def find_near_duplicates(
-    submission: object, threshold: float = NEAR_DUPLICATE, window: int = RECENT_WINDOW
+    submission: Submission, threshold: float = NEAR_DUPLICATE, window: int = RECENT_WINDOW
 ) -> list[tuple[str, float]]:
     """(code, similarity) of recent submissions of the same notice that look like this one."""
     from sqlalchemy import select
@@ -130,7 +89,6 @@ def find_near_duplicates(
     from portal.extensions import db
     from portal.intake.models import Submission
 
-    assert isinstance(submission, Submission)
     query = (
         select(Submission.code, Submission.subject, Submission.body)
         .where(Submission.id != submission.id)

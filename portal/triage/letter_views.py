@@ -20,10 +20,7 @@ from flask import (
     render_template,
     request,
 )
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import DateField, TextAreaField
-from wtforms.validators import Length, Optional
+from flask_babel import force_locale
 
 from portal.extensions import db
 from portal.intake import offline
@@ -32,6 +29,7 @@ from portal.intake.models import CHANNEL_LABELS, Submission
 from portal.intake.service import audit_personal_data_view, find_by_code, find_by_code_or_404
 from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
+from portal.triage.forms import LetterForm
 from portal.triage.replies import replies_for
 from portal.workdays import local_date, local_today
 
@@ -39,27 +37,28 @@ bp = Blueprint("letters", __name__, url_prefix="/staff/intake")
 
 ROLES = ("triager",)  # admin always passes
 LABELS_PER_SHEET = 14  # 2 x 7, the common 99.1 x 38.1 mm label sheet
+LETTER_LOCALE = "zh_Hans_CN"  # an official Chinese document, whatever the staff page's language
 
 
-class LetterForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET-able preview form: it changes nothing
-
-    reply = TextAreaField(_l("答复内容"), validators=[Length(max=20_000)])
-    letter_date = DateField(_l("落款日期"), validators=[Optional()])
-
-
-def latest_reply_text(submission: Submission) -> str | None:
-    """The newest reply's text, to start a reply letter from, or None."""
+def starting_text(submission: Submission, reply_id: int | None = None) -> str | None:
+    """The text a letter starts from: the chosen reply's, else the newest reply's, or None."""
     written = [r for r in replies_for(submission) if r.body]  # oldest first
+    chosen = next((r for r in written if r.id == reply_id), None)
+    if chosen is not None:
+        return chosen.body
     return written[-1].body if written else None
+
+
+def _channel_label(submission: Submission) -> str:
+    with force_locale(LETTER_LOCALE):
+        return str(CHANNEL_LABELS[submission.channel])
 
 
 def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:
     config = current_app.config
     notice = submission.notice
     postcode, address = offline.split_address(submission.contact_address)
-    reply = (form.reply.data or "").strip() or latest_reply_text(submission) or ""
+    reply = form.reply.data or ""
     letter_date = form.letter_date.data or local_today()
     return {
         "submission": submission,
@@ -73,7 +72,7 @@ def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:
         "recipient_postcode": postcode,
         "paragraphs": [p.strip() for p in reply.splitlines() if p.strip()],
         "received_text": offline.chinese_date(local_date(submission.received_at)),
-        "channel_label": CHANNEL_LABELS[submission.channel],
+        "channel_label": _channel_label(submission),
         "date_text": offline.chinese_date(letter_date),
         "pdf_available": pdf_available(),
     }
@@ -81,14 +80,14 @@ def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:
 
 def _letter_form(submission: Submission) -> LetterForm:
     form = LetterForm(request.form if request.method == "POST" else request.args)
-    if not form.reply.data:
-        form.reply.data = latest_reply_text(submission) or ""
+    if not (form.reply.data or "").strip():
+        form.reply.data = starting_text(submission, form.reply_id.data) or ""
     return form
 
 
 @bp.route("/letters/<code>", methods=["GET", "POST"])
 @roles_required(*ROLES)
-def letter(code: str) -> Any:
+def letter(code: str) -> str:
     submission = find_by_code_or_404(code)
     form = _letter_form(submission)
     audit_personal_data_view(submission, "打印答复信", ["contact_name", "contact_address"])
@@ -120,7 +119,7 @@ def _codes(raw: str) -> list[str]:
 
 @bp.get("/labels")
 @roles_required(*ROLES)
-def labels() -> Any:
+def labels() -> str:
     wanted = _codes(request.args.get("codes", ""))[:500]
     found: list[dict[str, Any]] = []
     missing: list[str] = []

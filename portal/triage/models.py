@@ -154,14 +154,10 @@ class DigestSent(Model):
     outbox_id: Mapped[int | None] = mapped_column(Integer)
 
 
-# Replies: the office's answer, sent on the submitter's channel and always readable on
-# /track; an anonymised copy may appear on the notice page after an editor approves it
-# (public_state goes none -> pending -> approved | rejected).
-REPLY_CHANNELS = ("email", "letter", "track")  # track: readable on /track only
-PUBLIC_STATES = ("none", "pending", "approved", "rejected")
-
-
 class Reply(Model):
+    """The office's answer, sent on the submitter's channel and always readable on /track; an
+    anonymised copy may appear on the notice page after an editor approves it."""
+
     __tablename__ = "replies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -171,12 +167,12 @@ class Reply(Model):
     body: Mapped[str] = mapped_column(Text)
     author: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     author_name: Mapped[str] = mapped_column(String(200), default="")
-    channel: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(10))  # email, letter, or track (/track only)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
     outbox_id: Mapped[int | None] = mapped_column(Integer)
-    # Publication on the notice page (anonymised; an editor approves first).
+    # Publication on the notice page: public_state none -> pending -> approved | rejected.
     public_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     public_state: Mapped[str] = mapped_column(String(10), default="none", index=True)
     public_finding_id: Mapped[int | None] = mapped_column(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +17,7 @@ from flask import current_app
 from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
+from portal.caching import notice_cache
 from portal.extensions import db
 from portal.intake.models import CHANNELS, Attachment, Submission, SubmissionFinding
 from portal.notices.models import Finding
@@ -28,6 +28,8 @@ from portal.workdays import local_midnight_utc
 
 PAGE_SIZE = 50
 SORTS = ("received", "due")
+COUNTS_CACHE = "queue_counts"
+COUNTS_KEPT = 512  # filters whose counts are kept at once
 
 
 class BadFilter(ValueError):
@@ -291,17 +293,13 @@ def _cached_counts(
     counts a few seconds old are fine in the queue's header, the rows never are."""
     ttl = current_app.config["QUEUE_COUNTS_TTL"]
     key = (replace(f, after=None, statuses=(), sort="received"), user_id, today)
-    cache = current_app.extensions.setdefault("portal.triage.counts", {})
-    hit = cache.get(key)
-    now = monotonic()
-    if hit is not None and now - hit[0] < ttl:
-        return hit[1]
-    base = conditions(f, user_id=user_id, today=today, dialect=dialect, with_status=False)
-    counts = status_counts(base)
-    if ttl > 0:
-        if len(cache) > 512:
-            cache.clear()
-        cache[key] = (now, counts)
+    cache = notice_cache(COUNTS_CACHE, max_entries=COUNTS_KEPT)
+    counts: dict[str, int] | None = cache.get(key, max_age=ttl)
+    if counts is None:
+        base = conditions(f, user_id=user_id, today=today, dialect=dialect, with_status=False)
+        counts = status_counts(base)
+        if ttl > 0:
+            cache.put(key, counts)
     return counts
 
 

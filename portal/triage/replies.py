@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
 from portal import audit
@@ -19,6 +20,7 @@ from portal.extensions import db
 from portal.intake.models import Submission
 from portal.intake.sanitize import normalise_text
 from portal.notices.models import Finding, Notice
+from portal.outbox import enqueue
 from portal.outbox.models import OutboxMessage
 from portal.staff.models import User
 from portal.triage import workflow
@@ -32,7 +34,7 @@ REPLIER_ROLES = ("triager", "editor")
 
 
 class ReplyError(ValueError):
-    """The reply cannot be sent or published; the message is for staff, in Chinese."""
+    """The reply cannot be sent or published; the message is for staff (Chinese, translated)."""
 
 
 @dataclass(frozen=True)
@@ -132,11 +134,13 @@ def send_reply(
     """
     text = normalise_text(body or "").strip()
     if not text:
-        raise ReplyError("答复内容不能为空。")
+        raise ReplyError(_("答复内容不能为空。"))
     if len(text) > BODY_MAX:
-        raise ReplyError(f"答复内容不能超过{BODY_MAX}字。")
+        raise ReplyError(_("答复内容不能超过%(n)s字。", n=BODY_MAX))
     if submission.status != "replied" and not workflow.can_transition(submission.status, "replied"):
-        raise ReplyError(f"状态为“{workflow.label(submission.status)}”的意见不能答复。")
+        raise ReplyError(
+            _("状态为“%(status)s”的意见不能答复。", status=workflow.label(submission.status))
+        )
 
     channel = reply_channel(submission)
     reply = Reply(
@@ -168,8 +172,6 @@ def send_reply(
 
 
 def _enqueue_mail(submission: Submission, text: str) -> OutboxMessage:
-    from portal.outbox import enqueue
-
     address = submission.email
     assert address is not None  # reply_channel() chose "email"
     return enqueue(
@@ -200,7 +202,7 @@ def _notice_page_changed(notice_id: int | None) -> None:
 
 def request_publication(reply: Reply, *, actor: str) -> None:
     """Queue an anonymised copy of question and answer for an editor (no commit)."""
-    submission = reply.submission or db.session.get(Submission, reply.submission_id)
+    submission = reply.submission
     names = (submission.contact_name,)
     reply.public_requested = True
     reply.public_state = "pending"
@@ -236,13 +238,13 @@ def approve_publication(
     """Publish the editor's final text; it is anonymised once more in case the edit put a name
     back. Never commits."""
     if reply.public_state not in ("pending", "rejected", "approved"):
-        raise ReplyError("这条答复没有申请公开。")
+        raise ReplyError(_("这条答复没有申请公开。"))
     submission = reply.submission
     names = (submission.contact_name,)
     question_text = anonymise(normalise_text(question or "").strip(), names)
     answer_text = anonymise(normalise_text(answer or "").strip(), names)
     if not answer_text:
-        raise ReplyError("公开的答复内容不能为空。")
+        raise ReplyError(_("公开的答复内容不能为空。"))
     if finding_id is not None:
         reply.public_finding_id = _finding_of_notice(finding_id, submission.notice_id)
     reply.public_question = question_text
@@ -264,7 +266,7 @@ def approve_publication(
 def _finding_of_notice(finding_id: int, notice_id: int | None) -> int:
     finding = db.session.get(Finding, finding_id)
     if finding is None or finding.notice_id != notice_id:
-        raise ReplyError("所选问题不属于该意见所涉公示。")
+        raise ReplyError(_("所选问题不属于该意见所涉公示。"))
     return finding.id
 
 

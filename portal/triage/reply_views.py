@@ -19,6 +19,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -26,7 +27,8 @@ from portal.extensions import db
 from portal.intake.models import Submission
 from portal.intake.service import find_by_code_or_404
 from portal.staff.auth import roles_required
-from portal.triage import replies
+from portal.triage import replies, workflow
+from portal.triage.forms import ApproveForm, RejectForm, ReplyForm
 from portal.triage.models import Reply
 
 bp = Blueprint("replies", __name__, url_prefix="/staff")
@@ -53,7 +55,7 @@ def panel_context(submission: Submission) -> dict[str, Any]:
         "replies": replies.replies_for(submission),
         "channel": replies.reply_channel(submission),
         "can_reply_now": submission.status == "replied"
-        or replies.workflow.can_transition(submission.status, "replied"),
+        or workflow.can_transition(submission.status, "replied"),
     }
 
 
@@ -69,40 +71,47 @@ def compose(code: str) -> str:
     return render_template("triage/reply_compose.html", submission=submission, reply_draft=draft)
 
 
+def _sent_message(channel: str) -> str:
+    if channel == "email":
+        return _("答复已发送（邮件已进入发送队列）。")
+    if channel == "letter":
+        return _("答复已保存，请打印答复信邮寄。")
+    return _("答复已保存，提交人可在查询页面看到。")
+
+
 @bp.post("/submissions/<code>/reply")
 @roles_required(*replies.REPLIER_ROLES)
 def send(code: str) -> Response:
     submission = find_by_code_or_404(code)
+    form = ReplyForm()
+    if not form.validate():
+        abort(400)
     try:
         reply = replies.send_reply(
             submission,
-            body=request.form.get("body", ""),
+            body=form.body.data or "",
             actor_user=current_user,
-            publish_request=request.form.get("publish") in ("1", "on", "y"),
+            publish_request=form.publish.data,
         )
-    except (replies.ReplyError, replies.workflow.TransitionError) as exc:
+    except (replies.ReplyError, workflow.TransitionError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(_detail_url(submission), code=303)
     db.session.commit()
-    sent = {
-        "email": "答复已发送（邮件已进入发送队列）。",
-        "letter": "答复已保存，请打印答复信邮寄。",
-    }
-    flash(sent.get(reply.channel, "答复已保存，提交人可在查询页面看到。"), "success")
+    flash(_sent_message(reply.channel), "success")
     return redirect(_detail_url(submission), code=303)
 
 
 @bp.get("/submissions/<code>/replies/<int:reply_id>/letter")
 @roles_required(*replies.REPLIER_ROLES)
-def letter(code: str, reply_id: int) -> Any:
+def letter(code: str, reply_id: int) -> Response:
     submission = find_by_code_or_404(code)
     reply = _reply_or_404(reply_id)
     if reply.submission_id != submission.id:
         abort(404)
-    # The letters feature owns the letterhead layout and audits the address view; it starts
-    # from the newest reply, which staff can edit there before printing.
-    return redirect(url_for("letters.letter", code=submission.code))
+    # The letters pages own the letterhead layout and audit the address view; they start the
+    # letter from this reply, and staff may still edit it there before printing.
+    return redirect(url_for("letters.letter", code=submission.code, reply_id=reply.id))
 
 
 @bp.get("/replies/pending")
@@ -117,21 +126,23 @@ def pending() -> str:
 @roles_required(*replies.EDITOR_ROLES)
 def approve(reply_id: int) -> Response:
     reply = _reply_or_404(reply_id)
-    finding = request.form.get("finding_id", "")
+    form = ApproveForm()
+    if not form.validate():
+        abort(400)
     try:
         replies.approve_publication(
             reply,
             editor=current_user,
-            question=request.form.get("question", ""),
-            answer=request.form.get("answer", ""),
-            finding_id=int(finding) if finding.isdigit() else None,
+            question=form.question.data or "",
+            answer=form.answer.data or "",
+            finding_id=form.finding_id.data,
         )
     except replies.ReplyError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for(".pending"), code=303)
     db.session.commit()
-    flash(f"已批准公开（{reply.submission.code}）。", "success")
+    flash(_("已批准公开（%(code)s）。", code=reply.submission.code), "success")
     return redirect(url_for(".pending"), code=303)
 
 
@@ -139,7 +150,10 @@ def approve(reply_id: int) -> Response:
 @roles_required(*replies.EDITOR_ROLES)
 def reject(reply_id: int) -> Response:
     reply = _reply_or_404(reply_id)
-    replies.reject_publication(reply, editor=current_user, reason=request.form.get("reason", ""))
+    form = RejectForm()
+    if not form.validate():
+        abort(400)
+    replies.reject_publication(reply, editor=current_user, reason=form.reason.data or "")
     db.session.commit()
-    flash(f"已不予公开（{reply.submission.code}）。", "success")
+    flash(_("已不予公开（%(code)s）。", code=reply.submission.code), "success")
     return redirect(url_for(".pending"), code=303)

@@ -9,8 +9,8 @@ follow-ups and replies, NFKC-normalised. The index on it depends on the database
 * PostgreSQL: a pg_trgm GIN index on submission_search.text, used by ``ILIKE '%term%'``.
 
 The DDL runs from ``create_all`` (an ``after_create`` listener on the table) and from the
-migration (``install_search_ddl(op.get_bind())``). ORM events on Submission and FollowUp keep
-rows current; the replies feature calls ``reindex(submission_id)`` after a reply.
+migration (``install_search_ddl(op.get_bind())``). ORM events on Submission, FollowUp and
+Reply keep the rows current.
 """
 
 from __future__ import annotations
@@ -153,43 +153,6 @@ def reindex(submission_id: int, connection: Connection | None = None) -> None:
     conn.execute(delete(SubmissionSearch).where(SubmissionSearch.submission_id == submission_id))
     if content is not None:
         conn.execute(insert(SubmissionSearch).values(submission_id=submission_id, text=content))
-
-
-def rebuild_index(connection: Connection | None = None, batch: int = 5000) -> int:
-    """Reindex every submission (after a bulk load that bypassed the ORM); returns the count.
-
-    Three queries per batch (submissions, their follow-ups, their replies), not per row.
-    """
-    conn = connection if connection is not None else db.session.connection()
-    conn.execute(delete(SubmissionSearch))
-    last_id, done = 0, 0
-    while True:
-        rows = conn.execute(
-            select(Submission.id, Submission.subject, Submission.body)
-            .where(Submission.id > last_id)
-            .order_by(Submission.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return done
-        ids = [r.id for r in rows]
-        extra: dict[int, list[str]] = {i: [] for i in ids}
-        follow_ups = select(FollowUp.submission_id, FollowUp.body).where(
-            FollowUp.submission_id.in_(ids)
-        )
-        for sid, body in conn.execute(follow_ups.order_by(FollowUp.at, FollowUp.id)):
-            extra[sid].append(body)
-        replies = select(Reply.submission_id, Reply.body).where(Reply.submission_id.in_(ids))
-        for sid, body in conn.execute(replies.order_by(Reply.id)):
-            extra[sid].append(body)
-        conn.execute(
-            insert(SubmissionSearch),
-            [
-                {"submission_id": r.id, "text": build_text(r.subject, r.body, extra[r.id])}
-                for r in rows
-            ],
-        )
-        last_id, done = ids[-1], done + len(ids)
 
 
 @event.listens_for(Submission, "after_insert")

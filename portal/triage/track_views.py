@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     make_response,
@@ -21,9 +20,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from portal import site
 from portal.extensions import db, limiter
+from portal.intake.follow_ups import add_follow_up
 from portal.intake.forms import (
     FollowUpForm,
     TrackForm,
@@ -32,7 +33,7 @@ from portal.intake.forms import (
     upload_limits,
 )
 from portal.intake.models import FollowUp, Submission
-from portal.intake.service import SubmissionRejected, add_follow_up, check_secret, find_by_code
+from portal.intake.service import SubmissionRejected, check_secret, find_by_code
 from portal.triage.replies import replies_for
 
 bp = Blueprint("track", __name__)

@@ -1,0 +1,183 @@
+"""Staff pages of the queue (/staff/queue): the filtered list, bulk actions and saved views.
+
+They hang on the triage blueprint of views.py, so their endpoints are triage.queue and so on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from portal.extensions import db
+from portal.intake.models import CHANNELS, Submission
+from portal.notices.models import Finding, Notice
+from portal.staff.auth import roles_required
+from portal.triage import actions, deadlines, findings, queue, workflow
+from portal.triage.forms import BulkForm, SaveViewForm, first_error, malformed
+from portal.triage.models import SavedView
+from portal.triage.views import (
+    ACT_ROLES,
+    ACTION_ERRORS,
+    READ_ROLES,
+    assignee,
+    bp,
+    can_act,
+    no_store,
+)
+from portal.workdays import WorkCalendar, local_date, local_today
+
+BULK_MAX = 500  # rows one bulk action may touch
+REFUSALS_SHOWN = 10
+
+# One bulk action on one row, by this actor: True when it changed something.
+BulkAction = Callable[[Submission, str], bool]
+
+
+def _to_queue(query: str = "") -> Response:
+    return redirect(url_for("triage.queue") + "?" + query.lstrip("?"), code=303)
+
+
+@bp.get("/queue", endpoint="queue")
+@roles_required(*READ_ROLES)
+def queue_page() -> Response:
+    try:
+        filters = queue.parse_filter(request.args)
+    except queue.BadFilter as exc:
+        flash(_("筛选条件“%(filter)s”无效，已清除。", filter=exc), "error")
+        return redirect(url_for("triage.queue"), code=303)
+    today = local_today()
+    result = queue.page(filters, user_id=current_user.id, today=today)
+    calendar = WorkCalendar.from_config(current_app.config)
+    states = {
+        s.id: deadlines.deadline_state(s.status, s.reply_due_on, today, calendar)
+        for s in result.rows
+    }
+    notices = list(db.session.scalars(select(Notice).order_by(Notice.id.desc())))
+    notice = next((n for n in notices if n.id == filters.notice), None)
+    html = render_template(
+        "triage/queue.html",
+        filters=filters,
+        page=result,
+        states=states,
+        notices=notices,
+        notice=notice,
+        findings=notice.findings if notice else [],
+        categories=notice.categories if notice else [],
+        channels=CHANNELS,
+        statuses=workflow.STATUSES,
+        label=workflow.label,
+        users=actions.assignable_users(),
+        views=queue.saved_views(current_user.id),
+        can_act=can_act(),
+        local_date=local_date,
+    )
+    return no_store(make_response(html))
+
+
+def _bulk_action(form: BulkForm) -> BulkAction:
+    """What the form asks to do to each row; ActionError when it cannot be done to any."""
+    if form.action.data == "assign":
+        user = assignee(form.assignee.data)
+        return lambda submission, actor: actions.assign(submission, user, actor=actor) is not None
+    if form.action.data == "status":
+        new, reason = form.status.data or "", form.reason.data
+
+        def change(submission: Submission, actor: str) -> bool:
+            if submission.status == new:
+                return False
+            workflow.change_status(submission, new, actor=actor, reason=reason)
+            return True
+
+        return change
+    finding = db.session.get(Finding, form.finding.data)
+    if finding is None:
+        raise actions.ActionError(_("请选择问题。"))
+
+    def link(submission: Submission, actor: str) -> bool:
+        findings.confirm_finding(submission, finding, actor=actor)
+        return True
+
+    return link
+
+
+@bp.post("/queue/bulk")
+@roles_required(*ACT_ROLES)
+def queue_bulk() -> Response:
+    form = BulkForm()
+    valid = form.validate()
+    if malformed(form):
+        abort(400)
+    back = form.back.data or ""
+    rows = queue.ids_matching(form.ids.data[:BULK_MAX])
+    if not rows:
+        flash(_("请先勾选意见。"), "error")
+        return _to_queue(back)
+    if not valid:
+        flash(first_error(form), "error")
+        return _to_queue(back)
+    try:
+        apply = _bulk_action(form)
+    except actions.ActionError as exc:
+        flash(str(exc), "error")
+        return _to_queue(back)
+    actor = current_user.actor
+    done, refused = 0, []
+    for submission in rows:
+        try:
+            if apply(submission, actor):
+                done += 1
+        except ACTION_ERRORS as exc:
+            refused.append(_("%(code)s：%(error)s", code=submission.code, error=exc))
+    db.session.commit()
+    flash(_("已处理%(n)s件。", n=done), "success")
+    for message in refused[:REFUSALS_SHOWN]:
+        flash(message, "error")
+    return _to_queue(back)
+
+
+@bp.post("/queue/views")
+@roles_required(*READ_ROLES)
+def save_view() -> Response:
+    form = SaveViewForm()
+    if not form.validate():
+        flash(first_error(form), "error")
+        return redirect(url_for("triage.queue"), code=303)
+    try:
+        view = queue.save_view(current_user.id, form.name.data or "", form.filters)
+        db.session.commit()
+    except queue.BadFilter:
+        db.session.rollback()
+        flash(_("请填写视图名称。"), "error")
+        return redirect(url_for("triage.queue"), code=303)
+    except IntegrityError:
+        db.session.rollback()
+        abort(409)
+    flash(_("已保存视图“%(name)s”。", name=view.name), "success")
+    return _to_queue(view.query)
+
+
+@bp.post("/queue/views/<int:view_id>/delete")
+@roles_required(*READ_ROLES)
+def delete_view(view_id: int) -> Response:
+    view = db.session.get(SavedView, view_id)
+    if view is None or view.user_id != current_user.id:
+        abort(404)
+    db.session.delete(view)
+    db.session.commit()
+    flash(_("视图已删除。"), "success")
+    return redirect(url_for("triage.queue"), code=303)
