@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 import click
 from flask import Flask, has_request_context, request
 from flask.cli import AppGroup
+from flask_login import current_user
 from sqlalchemy import JSON, DateTime, Integer, String, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import Model, db
@@ -92,11 +94,8 @@ def event_hash(
 
 
 def current_actor() -> str:
-    """'user:<id>:<email>' for a logged-in staff member, else 'public'."""
-    try:
-        from flask_login import current_user
-    except ImportError:  # pragma: no cover - Flask-Login is a dependency
-        return "public"
+    """'user:<id>:<email>' for a logged-in staff member, 'public' for anyone else in a request,
+    'cli' outside requests."""
     if has_request_context() and getattr(current_user, "is_authenticated", False):
         return f"user:{current_user.id}:{current_user.email}"
     return "public" if has_request_context() else "cli"
@@ -128,18 +127,17 @@ def _next_link() -> tuple[int, str]:
 def _create_head() -> None:
     """The head row normally exists (migration, create_all); make it if it was emptied."""
     session = db.session
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    head = {"id": 1, "seq": 0, "last_hash": GENESIS}
+    if session.get_bind().dialect.name == "postgresql":
         # Two first writers could both find no head; the advisory lock lets one create it.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        session.execute(
+            postgresql.insert(AuditHead).values(head).on_conflict_do_nothing(index_elements=["id"])
+        )
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(
-        dialect_insert(AuditHead)
-        .values(id=1, seq=0, last_hash=GENESIS)
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
+        session.execute(
+            sqlite.insert(AuditHead).values(head).on_conflict_do_nothing(index_elements=["id"])
+        )
 
 
 def record(
@@ -154,19 +152,33 @@ def record(
 
     Returns the event as written (a transient object: read it, do not add it to a session)."""
     seq, prev_hash = _next_link()
-    details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
-    fields = {
+    at = datetime.now(UTC)
+    who = actor or current_actor()
+    object_key = None if object_id is None else str(object_id)
+    stored: dict[str, Any] = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
+    ip = request.remote_addr if has_request_context() else None
+    digest = event_hash(
+        seq=seq,
+        at=at,
+        actor=who,
+        action=action,
+        object_type=object_type,
+        object_id=object_key,
+        details=stored,
+        ip=ip,
+        prev_hash=prev_hash,
+    )
+    fields: dict[str, Any] = {
         "seq": seq,
-        "at": datetime.now(UTC),
-        "actor": actor or current_actor(),
+        "at": at,
+        "actor": who,
         "action": action,
         "object_type": object_type,
-        "object_id": None if object_id is None else str(object_id),
-        "details": details,
-        "ip": request.remote_addr if has_request_context() else None,
+        "object_id": object_key,
+        "details": stored,
+        "ip": ip,
         "prev_hash": prev_hash,
     }
-    digest = event_hash(**fields)
     # Core statements, not the unit of work: every submission writes an event, keep it cheap.
     add_event = insert(Event).values(**fields, hash=digest)
     move_head = update(AuditHead).where(AuditHead.id == 1).values(last_hash=digest)
@@ -239,7 +251,7 @@ def verify_command() -> None:
     sys.exit(1)
 
 
-# ------------------------------------------------------------------- staff page (admin only)
+# ------------------------------------------- reading the log (portal/staff/audit_views.py)
 
 PAGE_SIZE = 50
 

@@ -12,11 +12,11 @@ from typing import ClassVar
 
 
 class Defaults:
-    # Generated into the instance folder on first start when absent (see portal.secrets).
+    # Generated into the instance folder on first start when absent (see portal.create_app).
     SECRET_KEY: str | None = None
     # None means SQLite in the instance folder: instance/portal.db.
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
 
     # i18n: Chinese first, English available.
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"

@@ -15,6 +15,7 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -120,7 +121,7 @@ def security_headers(response: Response) -> Response:
 
 
 @bp.get("/healthz")
-def healthz() -> tuple[dict, int]:
+def healthz() -> tuple[dict[str, str], int]:
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not healthy"
@@ -130,28 +131,44 @@ def healthz() -> tuple[dict, int]:
     return {"status": "ok", "database": "up"}, 200
 
 
-ERROR_MESSAGES = {
+ERROR_MESSAGES: dict[int, tuple[LazyString, LazyString | None]] = {
     400: (_l("请求无效"), _l("提交的内容无法处理，请返回重试。")),
     403: (_l("无权访问"), _l("您没有访问此页面的权限。")),
     404: (_l("页面不存在"), _l("您访问的页面不存在或已被移除。")),
     405: (_l("请求方式不允许"), _l("请通过页面上的按钮操作。")),
     410: (_l("内容已撤回"), _l("该内容已被撤回，不再公开。")),
-    413: (
-        _l("上传内容过大"),
-        _l("上传的文件过大：每个文件不超过10MB，合计不超过25MB。请压缩或分次提交。"),
-    ),
+    413: (_l("上传内容过大"), None),  # the limits are configurable: _upload_too_large()
     429: (_l("操作过于频繁"), _l("您的操作过于频繁，请稍后再试。")),
     500: (_l("系统错误"), _l("系统暂时出现问题，请稍后再试。")),
     503: (_l("服务暂不可用"), _l("系统繁忙或正在维护，您的内容尚未提交，请稍后重试。")),
 }
 
 
+def _megabytes(size: int) -> str:
+    """10485760 -> "10", 1572864 -> "1.5" (MB as the upload hints state them)."""
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+
+
+def _upload_too_large() -> str:
+    """The 413 message, with the limits this deployment enforces."""
+    config = current_app.config
+    total = config["UPLOAD_MAX_TOTAL_BYTES"]
+    if config.get("MAX_CONTENT_LENGTH"):  # the request cap, form fields included
+        total = min(total, config["MAX_CONTENT_LENGTH"])
+    per_file = min(config["UPLOAD_MAX_FILE_BYTES"], total)
+    return _(
+        "上传的文件过大：每个文件不超过%(file_mb)sMB，合计不超过%(total_mb)sMB。请压缩或分次提交。",
+        file_mb=_megabytes(per_file),
+        total_mb=_megabytes(total),
+    )
+
+
 def render_error(code: int, message: str | None = None) -> tuple[str, int]:
     title, default = ERROR_MESSAGES.get(code, ERROR_MESSAGES[500])
+    if message is None:
+        message = _upload_too_large() if code == 413 else str(default)
     return (
-        render_template(
-            "errors/error.html", code=code, title=str(title), message=message or str(default)
-        ),
+        render_template("errors/error.html", code=code, title=str(title), message=message),
         code,
     )
 
@@ -169,7 +186,9 @@ def _handle_csrf(exc: CSRFError) -> tuple[str, int]:
     return render_error(400, _("页面已过期或来源无法验证，请刷新页面后重新提交。"))
 
 
-def _handle_database_down(exc: OperationalError | InterfaceError) -> tuple[str, int, dict]:
+def _handle_database_down(
+    exc: OperationalError | InterfaceError,
+) -> tuple[str, int, dict[str, str]]:
     # PostgreSQL restarting or unreachable: nothing was recorded (the transaction died with the
     # connection), so say so plainly and invite a retry instead of a generic 500 page.
     current_app.logger.warning("database unavailable: %s", exc)
@@ -181,7 +200,7 @@ def _handle_database_down(exc: OperationalError | InterfaceError) -> tuple[str, 
     return body, code, {"Retry-After": "10"}
 
 
-def _handle_storage_full(exc: OSError) -> tuple[str, int, dict]:
+def _handle_storage_full(exc: OSError) -> tuple[str, int, dict[str, str]]:
     """Uploads disk full: the one door already removed its files and rolled back."""
     if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
         raise exc
@@ -196,7 +215,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http_error)
-    app.register_error_handler(OperationalError, _handle_database_down)  # issue 9: faults
+    app.register_error_handler(OperationalError, _handle_database_down)
     app.register_error_handler(InterfaceError, _handle_database_down)
     app.register_error_handler(OSError, _handle_storage_full)
     app.jinja_env.globals["html_lang"] = html_lang

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -70,11 +71,9 @@ class WorkCalendar:
         )
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> WorkCalendar:
+    def from_config(cls, config: Mapping[str, Any]) -> WorkCalendar:
         """From the app config's EXTRA_HOLIDAYS / EXTRA_WORKDAYS (lists of ISO dates)."""
-        holidays = config.get("EXTRA_HOLIDAYS") or ()
-        workdays = config.get("EXTRA_WORKDAYS") or ()
-        return cls.from_iso(holidays, workdays)  # type: ignore[arg-type]
+        return cls.from_iso(config.get("EXTRA_HOLIDAYS") or (), config.get("EXTRA_WORKDAYS") or ())
 
     def is_workday(self, day: date) -> bool:
         if day in self.extra_holidays:

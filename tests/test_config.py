@@ -72,3 +72,49 @@ def test_a_connection_lost_after_the_response_is_made_does_not_become_a_500(clie
     assert response.status_code == 200
     assert calls, "the teardown never closed the session"
     assert client.get("/healthz").status_code == 200
+
+
+def _portal_object(name: str) -> object | None:
+    """The module or the module-level name a dotted portal.x.y names, if portal defines it."""
+    import importlib
+    import types
+
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[cut:]:
+            found = getattr(found, attribute, None)
+        if found is None:
+            return None
+        # An import such as portal/__init__.py's `import secrets` is not portal.secrets.
+        if isinstance(found, types.ModuleType):
+            home = found.__name__
+        else:
+            home = getattr(found, "__module__", None) or "portal"  # constants have none
+        return found if home.startswith("portal") else None
+    return None
+
+
+def test_every_portal_name_the_config_comments_cite_exists():
+    """A reader following "see portal.x" in config.py finds x (a module or one of its names)."""
+    import io
+    import re
+    import tokenize
+    from pathlib import Path
+
+    import portal.config
+
+    source = Path(portal.config.__file__).read_text(encoding="utf-8")
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    prose = [t.string for t in tokens if t.type == tokenize.COMMENT]
+    prose += [
+        v.__doc__ or ""
+        for v in [portal.config, *vars(portal.config).values()]
+        if getattr(v, "__module__", portal.config.__name__) == portal.config.__name__
+    ]
+    # A module path, not a file in the instance folder (instance/portal.db).
+    cited = set(re.findall(r"(?<![\w/])portal(?:\.[A-Za-z_]\w*)+", "\n".join(prose)))
+    assert [name for name in sorted(cited) if _portal_object(name) is None] == []

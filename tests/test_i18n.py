@@ -173,8 +173,8 @@ def _asciify(value: Any, label: str) -> Any:
 
 def _asciify_notice_content(app: Flask) -> None:
     """Replace every Chinese value the notice import stored with ASCII (content stays content)."""
+    from portal.caching import clear_all
     from portal.notices import models
-    from portal.notices.public_views import clear_cache
 
     with app.app_context():
         for mapper in _db.Model.registry.mappers:
@@ -191,7 +191,7 @@ def _asciify_notice_content(app: Flask) -> None:
                     if value is not None:
                         setattr(row, column.key, _asciify(value, column.key))
         _db.session.commit()
-    clear_cache()
+    clear_all(app)
 
 
 def _clear_notice_caches(app: Flask) -> None:

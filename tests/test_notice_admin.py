@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from portal.audit import Event
 from portal.extensions import db as _db
+from portal.notices.diff import text_diff
 from portal.notices.models import Notice
-from portal.notices.views import text_diff
 from tests.conftest import form_post
 
 

@@ -262,7 +262,7 @@ def test_public_statistics_catch_up_with_new_submissions_without_a_new_version(
 )
 def test_every_finding_appears_once_on_the_page(app, client, source):
     """A narrative section without subsections must not be taken for the findings section
-    (the categories were once rendered under both, with duplicate #finding-N anchors)."""
+    (the categories would be rendered under both, with duplicate #finding-N anchors)."""
     with app.app_context():
         from portal.extensions import db
 
@@ -274,3 +274,30 @@ def test_every_finding_appears_once_on_the_page(app, client, source):
     for number in numbers:
         assert html.count(f'id="finding-{number}"') == 1, number
     assert html.count('class="section section-findings"') == 1
+
+
+@pytest.mark.config(NOTICE_CACHE_TTL=60)
+def test_each_app_serves_only_its_own_cached_pages(app, client, published_notice, tmp_path):
+    """Two apps in one process (tests, or two sites in one server) never share notice pages."""
+    from portal import create_app
+    from portal.extensions import db
+
+    assert client.get(f"/notices/{published_notice}").status_code == 200  # cached in `app`
+    other = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "another-site",
+            "INSTANCE_PATH": str(tmp_path / "other"),
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "other.db"),
+            "NOTICE_CACHE_TTL": 60,
+        }
+    )
+    with other.app_context():
+        db.create_all()
+    try:
+        for suffix in ("", ".json"):
+            response = other.test_client().get(f"/notices/{published_notice}{suffix}")
+            assert response.status_code == 404, suffix
+    finally:
+        with other.app_context():
+            db.engine.dispose()

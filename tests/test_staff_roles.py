@@ -6,6 +6,7 @@ test_every_staff_view_is_in_the_table, so no view escapes the check.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -86,3 +87,33 @@ def test_roles_required_sends_anonymous_visitors_to_login(
         assert response.status_code in (302, 400), url  # 400: POST without a CSRF token
         if response.status_code == 302:
             assert response.location.startswith("/staff/login?next=")
+
+
+NAV_LINK = re.compile(r"<nav[^>]*>(.*?)</nav>", re.S)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_navigation_entry_is_a_page_the_role_can_open(
+    app: Flask, staff_login: Any, role: str
+) -> None:
+    """Each entry of the staff navigation names a registered page, and following each link the
+    role sees (in the header and on the home page) opens that page."""
+    from portal.staff.views import NAV
+
+    listed = [endpoint for _label, endpoint, roles in NAV if role == "admin" or role in roles]
+    assert listed, role
+    assert [e for e in listed if e not in app.view_functions] == [], role
+    client = staff_login(role)
+    home = client.get("/staff/")
+    assert home.status_code == 200
+    html = home.get_data(as_text=True)
+    header = NAV_LINK.search(html)
+    assert header, "no <nav> in the staff layout"
+    links = [h for h in re.findall(r'<a href="([^"]+)"', header.group(1)) if h.startswith("/")]
+    with app.test_request_context():
+        from flask import url_for
+
+        assert links == [url_for(endpoint) for endpoint in listed], role
+    for href in links:
+        assert f'<a href="{href}">' in html.split("</nav>", 1)[1], (role, href)  # home's list
+        assert client.get(href).status_code == 200, (role, href)

@@ -12,7 +12,13 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.notices.models import Notice
 from portal.notices.parse import NoticeParseError
-from portal.notices.service import get_by_slug, import_notice, publish_notice, withdraw_notice
+from portal.notices.service import (
+    decode_source,
+    get_by_slug,
+    import_notice,
+    publish_notice,
+    withdraw_notice,
+)
 
 notices_cli = AppGroup("notices", help="Rectification notices.")
 
@@ -20,12 +26,7 @@ notices_cli = AppGroup("notices", help="Rectification notices.")
 def _read_source(path: str) -> tuple[str, str | None]:
     if path == "-":
         return sys.stdin.read(), None
-    raw = Path(path).read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030")
-    return text, Path(path).stem
+    return decode_source(Path(path).read_bytes()), Path(path).stem
 
 
 @notices_cli.command("import")

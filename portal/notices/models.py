@@ -66,10 +66,6 @@ class Notice(Model):
         back_populates="notice", order_by="NoticeRevision.number", cascade="all, delete-orphan"
     )
 
-    @property
-    def is_public(self) -> bool:
-        return self.state == "published"
-
 
 class NoticeRevision(Model):
     """Every imported or edited source text, so changes can be diffed and audited."""

@@ -1,11 +1,11 @@
 """Public notice pages: list, notice, JSON, Atom feed; rendered once per version.
 
-A notice page is the same bytes for every reader until the notice changes, so each worker keeps
-the rendered page per (kind, slug, language) and re-reads only the notice's version number, at
-most once per NOTICE_CACHE_TTL seconds. While an entry is fresh, CachedPageMiddleware answers
-in front of Flask (no session, limiter or hooks); when it is stale the request goes through the
-Flask view, which checks the version and refreshes the entry. That keeps a news-driven spike
-close to the cost of the framework itself (see bench/notice_page.py).
+A notice page is the same bytes for every reader until the notice changes, so each app keeps
+the rendered page per (kind, slug, language) in its page_cache() and re-reads only the notice's
+version number, at most once per NOTICE_CACHE_TTL seconds. While an entry is fresh,
+CachedPageMiddleware answers in front of Flask (no session, limiter or hooks); when it is stale
+the request goes through the Flask view, which checks the version and refreshes the entry. That
+keeps a news-driven spike close to the cost of the framework itself (see bench/notice_page.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -33,6 +34,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.http import parse_date, parse_etags
 
+from portal.caching import NoticeCache, notice_cache
 from portal.extensions import db, limiter
 from portal.notices.models import Notice
 from portal.notices.service import notice_json, published_notices
@@ -42,6 +44,8 @@ from portal.workdays import as_utc
 bp = Blueprint("notices", __name__)
 
 CACHE_CONTROL = "public, max-age=60"
+# Four pages per notice (HTML and JSON, two languages): room for a city's worth of offices.
+PAGE_CACHE_ENTRIES = 1024
 
 
 @dataclass
@@ -56,13 +60,9 @@ class CachedPage:
     rendered_at: float
 
 
-_cache: dict[tuple[str, str, str], CachedPage] = {}
-_cache_lock = threading.Lock()
-
-
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+def page_cache(app: Flask | None = None) -> NoticeCache[CachedPage]:
+    """The app's rendered pages, keyed by (kind, slug, language)."""
+    return notice_cache("notice_pages", app, max_entries=PAGE_CACHE_ENTRIES)
 
 
 def feedback_url(slug: str, number: int | None = None) -> str:
@@ -80,11 +80,12 @@ def _current_row(slug: str) -> Any:
     ).one_or_none()
 
 
-def _cached(kind: str, slug: str, render: Any) -> Response:
+def _cached(kind: str, slug: str, render: Callable[[Notice], tuple[bytes, str]]) -> Response:
     """Serve a cached page for slug, re-rendering when the notice's version changed."""
     key = (kind, slug, request_lang())
     now = time.monotonic()
-    entry = _cache.get(key)
+    pages = page_cache()
+    entry = pages.get(key)
     ttl = current_app.config["NOTICE_CACHE_TTL"]
     if entry is None or now - entry.checked_at >= ttl:
         row = _current_row(slug)
@@ -97,20 +98,28 @@ def _cached(kind: str, slug: str, render: Any) -> Response:
             # Re-rendered when the notice changes, and at least every NOTICE_PAGE_MAX_AGE
             # seconds for the public statistics, which new submissions change without a version.
             notice = db.session.get(Notice, row.id)
+            if notice is None:  # deleted since the row was read
+                abort(404)
             body, mimetype = render(notice)
             modified = as_utc(row.updated_at)
             if entry is not None and entry.version == row.version and entry.body != body:
                 modified = datetime.now(UTC)  # the statistics moved: a new Last-Modified too
-            entry = _entry(row.version, modified, body, mimetype, now)
-            with _cache_lock:
-                _cache[key] = entry
+            # Checked when the row was read; rendered when rendering ended, so a slow render
+            # does not eat into the max age.
+            page = _entry(row.version, modified, body, mimetype, now, time.monotonic())
+            entry = pages.put(key, page)
         else:
             entry.checked_at = now
     return _conditional_response(entry)
 
 
 def _entry(
-    version: int, last_modified: datetime, body: bytes, mimetype: str, now: float
+    version: int,
+    last_modified: datetime,
+    body: bytes,
+    mimetype: str,
+    checked_at: float,
+    rendered_at: float,
 ) -> CachedPage:
     etag = hashlib.sha256(body).hexdigest()[:32]
     headers = {
@@ -118,7 +127,9 @@ def _entry(
         "Last-Modified": format_datetime(last_modified.astimezone(UTC), usegmt=True),
         "Cache-Control": CACHE_CONTROL,
     }
-    return CachedPage(version, etag, last_modified, body, mimetype, now, headers, now)
+    return CachedPage(
+        version, etag, last_modified, body, mimetype, checked_at, headers, rendered_at
+    )
 
 
 def _conditional_response(entry: CachedPage) -> Response:
@@ -184,8 +195,11 @@ CACHED_PATH = re.compile(r"^/notices/([^/]+?)(\.json)?$")
 class CachedPageMiddleware:
     """WSGI fast path for fresh cached notice pages; everything else goes to Flask."""
 
-    def __init__(self, wsgi_app: Any, ttl: float, secure: bool) -> None:
+    def __init__(
+        self, wsgi_app: Any, pages: NoticeCache[CachedPage], ttl: float, secure: bool
+    ) -> None:
         self.wsgi_app = wsgi_app
+        self.pages = pages
         self.ttl = ttl
         self.common = [*static_headers(secure), ("Vary", "Accept-Language")]
 
@@ -195,7 +209,7 @@ class CachedPageMiddleware:
             CACHED_PATH.match(environ.get("PATH_INFO", "")) if method in ("GET", "HEAD") else None
         )
         if match:
-            entry = _cache.get(
+            entry = self.pages.get(
                 ("json" if match.group(2) else "page", match.group(1), _lang(environ))
             )
             if entry is not None and time.monotonic() - entry.checked_at < self.ttl:

@@ -5,15 +5,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from portal import audit
 from portal.extensions import db
-from portal.notices.models import Category, Finding, Measure, Notice, NoticeRevision
+from portal.notices.models import (
+    FINDING_STATUSES,
+    Category,
+    Finding,
+    FindingStatusChange,
+    Measure,
+    Notice,
+    NoticeRevision,
+)
 from portal.notices.parse import ParsedNotice, ParseWarning, parse_notice
+from portal.workdays import SHANGHAI, local_to_utc
 
 
 @dataclass
@@ -22,6 +31,15 @@ class ImportResult:
     created: bool
     revision: NoticeRevision
     warnings: list[ParseWarning] = field(default_factory=list)
+
+
+def decode_source(raw: bytes, errors: str = "strict") -> str:
+    """A notice file's text: UTF-8 (with or without BOM), else GB18030 (a superset of GBK and
+    GB2312); ``errors="replace"`` keeps an upload with a stray byte readable."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", errors=errors)
 
 
 def slugify(name: str) -> str:
@@ -185,6 +203,59 @@ def withdraw_notice(notice: Notice, *, actor: str, note: str) -> None:
         object_id=notice.id,
         actor=actor,
         details={"slug": notice.slug, "note": note},
+    )
+
+
+def set_finding_status(
+    finding: Finding, *, status: str, effective_on: date, note: str, actor: str
+) -> FindingStatusChange:
+    """Append a dated public status step and make it the finding's status (caller commits)."""
+    if status not in FINDING_STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    change = FindingStatusChange(
+        finding=finding, status=status, effective_on=effective_on, note=note, created_by=actor
+    )
+    db.session.add(change)
+    previous = finding.status
+    finding.status = status
+    finding.notice.version += 1  # the public page changes
+    db.session.flush()
+    audit.record(
+        "finding.status",
+        object_type="finding",
+        object_id=finding.id,
+        actor=actor,
+        details={
+            "notice": finding.notice.slug,
+            "number": finding.number,
+            "from": previous,
+            "to": status,
+            "effective_on": effective_on.isoformat(),
+            "note": note,
+        },
+    )
+    return change
+
+
+def set_feedback_window(
+    notice: Notice, *, opens: datetime | None, closes: datetime | None, actor: str
+) -> None:
+    """Open and close the web form at these Asia/Shanghai wall-clock times (a form's
+    datetime-local; None: no limit on that side). Caller commits."""
+    notice.feedback_opens_at = None if opens is None else local_to_utc(opens)
+    notice.feedback_closes_at = None if closes is None else local_to_utc(closes)
+    notice.version += 1
+    audit.record(
+        "notice.feedback_window",
+        object_type="notice",
+        object_id=notice.id,
+        actor=actor,
+        details={
+            "slug": notice.slug,
+            "opens": opens.isoformat() if opens else None,
+            "closes": closes.isoformat() if closes else None,
+            "timezone": str(SHANGHAI),
+        },
     )
 
 

@@ -5,93 +5,37 @@ service does the storing and the audit events.
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import (
-    BooleanField,
-    DateField,
-    DateTimeLocalField,
-    HiddenField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from portal import audit, workdays
+from portal import workdays
 from portal.extensions import db
-from portal.notices.models import FINDING_STATUSES, Finding, FindingStatusChange, Notice
+from portal.notices.diff import text_diff
+from portal.notices.forms import PublishForm, SourceForm, StatusForm, WindowForm, WithdrawForm
+from portal.notices.models import FINDING_STATUSES, Notice
 from portal.notices.parse import NoticeParseError, ParsedNotice, parse_notice
-from portal.notices.service import get_by_slug, import_notice, publish_notice, withdraw_notice
+from portal.notices.service import (
+    get_by_slug,
+    import_notice,
+    publish_notice,
+    set_feedback_window,
+    set_finding_status,
+    withdraw_notice,
+)
 from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
-from portal.workdays import local_to_utc
 
 bp = Blueprint("notice_admin", __name__, url_prefix="/staff/notices")
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-SLUG_RE = r"^[a-z0-9][a-z0-9-]{0,99}$"
 Page = str | Response | tuple[str, int]
-
-
-# ------------------------------------------------------------------------------------ forms
-
-
-class SourceForm(FlaskForm):
-    """Step 1 (and 2): the notice's text, pasted or uploaded; `step` is preview or save."""
-
-    text = TextAreaField(_l("公示全文"), validators=[Optional(), Length(max=500_000)])
-    file = FileField(_l("或上传文本文件（UTF-8 或 GBK/GB18030 编码的 .txt）"))
-    slug = StringField(
-        _l("网址名称（slug）"),
-        validators=[Optional(), Regexp(SLUG_RE, message=_l("只能使用小写字母、数字和连字符。"))],
-    )
-    step = HiddenField(default="preview")
-
-
-class PublishForm(FlaskForm):
-    warnings_checked = BooleanField(_l("我已逐条核对上述解析警告"))
-
-
-class WithdrawForm(FlaskForm):
-    note = TextAreaField(
-        _l("撤回说明（公开显示）"),
-        validators=[DataRequired(_l("请填写撤回说明。")), Length(max=500)],
-    )
-
-
-class StatusForm(FlaskForm):
-    status = SelectField(_l("整改状态"), choices=[SelectChoice(s, s) for s in FINDING_STATUSES])
-    effective_on = DateField(_l("日期"), validators=[DataRequired(_l("请填写日期。"))])
-    note = TextAreaField(
-        _l("公开说明"), validators=[DataRequired(_l("请填写说明。")), Length(max=1000)]
-    )
-
-
-class WindowForm(FlaskForm):
-    opens = DateTimeLocalField(_l("开始时间（北京时间）"), validators=[Optional()])
-    closes = DateTimeLocalField(_l("截止时间（北京时间）"), validators=[Optional()])
-
-    def validate_closes(self, field: DateTimeLocalField) -> None:
-        if field.data and self.opens.data and field.data <= self.opens.data:
-            raise ValidationError(_l("截止时间须晚于开始时间。"))
-
-
-# ---------------------------------------------------------------------------------- helpers
 
 
 def _notice_or_404(slug: str) -> Notice:
@@ -101,56 +45,12 @@ def _notice_or_404(slug: str) -> Notice:
     return notice
 
 
-def decode_upload(raw: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK and GB2312)."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", errors="replace")
-
-
-def _source_text(form: SourceForm) -> str | None:
-    upload = form.file.data
-    if upload and getattr(upload, "filename", ""):
-        raw = upload.read(MAX_UPLOAD_BYTES + 1)
-        if len(raw) > MAX_UPLOAD_BYTES:
-            form.file.errors = [_l("文件过大（不超过2MB）。")]
-            return None
-        return decode_upload(raw)
-    if form.text.data and form.text.data.strip():
-        return form.text.data
-    form.text.errors = [_l("请粘贴公示全文或上传文件。")]
-    return None
-
-
-@dataclass
-class DiffLine:
-    kind: str  # add, del, ctx, hunk
-    text: str
-
-
-def text_diff(old: str, new: str, *, context: int = 2) -> list[DiffLine]:
-    """A unified line diff for people: rendered with Jinja, so every line is escaped."""
-    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=context)
-    out = []
-    for line in lines:
-        if line.startswith(("---", "+++")):
-            continue
-        kind = {"@": "hunk", "+": "add", "-": "del"}.get(line[:1], "ctx")
-        out.append(DiffLine(kind, line if kind == "hunk" else line[1:]))
-    return out
-
-
-# The window is typed and shown in Asia/Shanghai, the zone intake enforces it in.
-def to_utc(local: datetime | None) -> datetime | None:
-    return None if local is None else local_to_utc(local)
-
-
-def to_local(moment: datetime | None) -> datetime | None:
+# The window is shown in Asia/Shanghai, the zone intake enforces it in.
+def _to_local(moment: datetime | None) -> datetime | None:
     return None if moment is None else workdays.to_local(moment)
 
 
-def feedback_form_url(notice: Notice) -> str:
+def _feedback_form_url(notice: Notice) -> str:
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     return f"{base}/notices/{notice.slug}/feedback"
 
@@ -172,9 +72,6 @@ def _preview(form: SourceForm, text: str, notice: Notice | None) -> Page:
         parse_error=error,
         diff=diff,
     ), (422 if error else 200)
-
-
-# ------------------------------------------------------------------------------------ views
 
 
 @bp.get("/")
@@ -207,11 +104,7 @@ def _edit(notice: Notice | None) -> Page:
         return render_template(
             "notices/admin_edit.html", form=form, notice=notice, parsed=None, diff=[]
         ), status
-    text = _source_text(form)
-    if text is None:
-        return render_template(
-            "notices/admin_edit.html", form=form, notice=notice, parsed=None, diff=[]
-        ), 400
+    text = form.source
     if form.step.data != "save":
         return _preview(form, text, notice)
     slug = form.slug.data or None
@@ -241,7 +134,7 @@ def show(slug: str) -> Page:
 
 
 def _show(notice: Notice, status: int = 200, **forms: Any) -> tuple[str, int]:
-    opens, closes = to_local(notice.feedback_opens_at), to_local(notice.feedback_closes_at)
+    opens, closes = _to_local(notice.feedback_opens_at), _to_local(notice.feedback_closes_at)
     window_form = forms.get("window_form") or WindowForm(
         opens=opens.replace(tzinfo=None) if opens else None,
         closes=closes.replace(tzinfo=None) if closes else None,
@@ -330,7 +223,7 @@ def finding_status(slug: str, number: int) -> Page:
     set_finding_status(
         finding,
         status=form.status.data or FINDING_STATUSES[0],
-        effective_on=form.effective_on.data or date.today(),
+        effective_on=form.effective_on.data or workdays.local_today(),
         note=(form.note.data or "").strip(),
         actor=current_user.actor,
     )
@@ -346,37 +239,6 @@ def finding_status(slug: str, number: int) -> Page:
     return redirect(url_for("notice_admin.show", slug=slug, _anchor=f"finding-{number}"))
 
 
-def set_finding_status(
-    finding: Finding, *, status: str, effective_on: date, note: str, actor: str
-) -> FindingStatusChange:
-    """Append a dated public status step and make it the finding's status (caller commits)."""
-    if status not in FINDING_STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    change = FindingStatusChange(
-        finding=finding, status=status, effective_on=effective_on, note=note, created_by=actor
-    )
-    db.session.add(change)
-    previous = finding.status
-    finding.status = status
-    finding.notice.version += 1  # the public page changes
-    db.session.flush()
-    audit.record(
-        "finding.status",
-        object_type="finding",
-        object_id=finding.id,
-        actor=actor,
-        details={
-            "notice": finding.notice.slug,
-            "number": finding.number,
-            "from": previous,
-            "to": status,
-            "effective_on": effective_on.isoformat(),
-            "note": note,
-        },
-    )
-    return change
-
-
 @bp.post("/<slug>/window")
 @roles_required("editor")
 def feedback_window(slug: str) -> Page:
@@ -384,20 +246,8 @@ def feedback_window(slug: str) -> Page:
     form = WindowForm()
     if not form.validate_on_submit():
         return _show(notice, 400, window_form=form)
-    notice.feedback_opens_at = to_utc(form.opens.data)
-    notice.feedback_closes_at = to_utc(form.closes.data)
-    notice.version += 1
-    audit.record(
-        "notice.feedback_window",
-        object_type="notice",
-        object_id=notice.id,
-        actor=current_user.actor,
-        details={
-            "slug": notice.slug,
-            "opens": form.opens.data.isoformat() if form.opens.data else None,
-            "closes": form.closes.data.isoformat() if form.closes.data else None,
-            "timezone": str(workdays.SHANGHAI),
-        },
+    set_feedback_window(
+        notice, opens=form.opens.data, closes=form.closes.data, actor=current_user.actor
     )
     db.session.commit()
     flash(_("意见征集时间已保存。"), "info")
@@ -426,13 +276,13 @@ def poster_pdf(slug: str) -> Response:
 
 def _poster_context(slug: str) -> dict[str, Any]:
     notice = _notice_or_404(slug)
-    target = feedback_form_url(notice)
+    target = _feedback_form_url(notice)
     qr = segno.make(target, error="q")
     return {
         "notice": notice,
         "target": target,
         "qr": qr.svg_data_uri(scale=10, border=2, dark="#000", light="#fff"),
         "office": current_app.config.get("OFFICE_NAME", ""),
-        "opens": to_local(notice.feedback_opens_at),
-        "closes": to_local(notice.feedback_closes_at),
+        "opens": _to_local(notice.feedback_opens_at),
+        "closes": _to_local(notice.feedback_closes_at),
     }

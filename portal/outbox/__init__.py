@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
 from portal.extensions import db
-
-if TYPE_CHECKING:
-    from portal.outbox.models import OutboxMessage
+from portal.outbox.models import OutboxMessage
 
 
 def init_app(app: Flask) -> None:
-    from portal.outbox import models  # noqa: F401  (registers the table)
     from portal.outbox.cli import outbox_cli
 
     app.cli.add_command(outbox_cli)
@@ -42,8 +38,6 @@ def enqueue(
     """Add a message to the outbox inside the caller's transaction (flushes, never commits).
 
     ``submission_code`` names the message (Message-ID) and is listed by `flask outbox list`."""
-    from portal.outbox.models import OutboxMessage
-
     message = OutboxMessage(
         kind=kind,
         to=to,

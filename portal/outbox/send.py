@@ -14,6 +14,7 @@ import smtplib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message
@@ -54,7 +55,7 @@ class SendReport:
 class _TimedConnection(Connection):
     """Flask-Mail's connection with a socket timeout (Flask-Mail 0.10 has none)."""
 
-    def __init__(self, state, timeout: float) -> None:  # state: Flask-Mail's _Mail
+    def __init__(self, state: Any, timeout: float) -> None:  # state: Flask-Mail's _Mail
         super().__init__(state)
         self.timeout = timeout
 

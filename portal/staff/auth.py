@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from portal import audit
 from portal.extensions import db, login_manager
@@ -26,7 +27,8 @@ from portal.staff.models import User, new_session_token, utcnow
 from portal.staff.passwords import hash_password, needs_rehash, verify_password
 from portal.workdays import as_utc
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -36,20 +38,21 @@ PENDING_LIFETIME = 300  # seconds between the password step and the TOTP step
 PUBLIC_STAFF_ENDPOINTS = {"staff.login", "staff.verify", "staff.enrol_at_login", "static"}
 
 
-def roles_required(*roles: str) -> Callable[[F], F]:
+def roles_required(
+    *roles: str,
+) -> Callable[[Callable[P, R]], Callable[P, R | WerkzeugResponse]]:
     """Only logged-in staff with one of ``roles`` (admin always passes); others get 403."""
 
-    def decorator(view: F) -> F:
+    def decorator(view: Callable[P, R]) -> Callable[P, R | WerkzeugResponse]:
         @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | WerkzeugResponse:
             if not current_user.is_authenticated:
                 return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
             if not current_user.has_role(*roles):
                 abort(403)
             return view(*args, **kwargs)
 
-        wrapped.allowed_roles = roles  # type: ignore[attr-defined]
-        return wrapped  # type: ignore[return-value]
+        return wrapped
 
     return decorator
 
@@ -194,7 +197,7 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
-def _idle_timeout() -> Any:
+def _idle_timeout() -> WerkzeugResponse | None:
     """End a staff session idle for PERMANENT_SESSION_LIFETIME; send /staff/ visitors to login."""
     if "_user_id" in session:
         limit = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
@@ -212,7 +215,7 @@ def _idle_timeout() -> Any:
     return None
 
 
-def _unauthorized() -> Any:
+def _unauthorized() -> WerkzeugResponse:
     return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
 
 

@@ -29,22 +29,22 @@ class EnrolForm(CodeForm):
     pass
 
 
-def _policy(form: FlaskForm, field: PasswordField) -> None:
-    email = getattr(getattr(form, "email_hint", None), "data", None)
-    problems = password_problems(field.data or "", email=email)
+def _check_policy(password: str, *, email: str | None = None) -> None:
+    problems = password_problems(password, email=email)
     if problems:
         raise ValidationError(" ".join(problems))
 
 
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField(_l("当前密码"), validators=[DataRequired()])
-    new_password = PasswordField(
-        _l("新密码"), validators=[DataRequired(), Length(max=1024), _policy]
-    )
+    new_password = PasswordField(_l("新密码"), validators=[DataRequired(), Length(max=1024)])
     confirm = PasswordField(
         _l("再次输入新密码"),
         validators=[DataRequired(), EqualTo("new_password", _l("两次输入不一致。"))],
     )
+
+    def validate_new_password(self, field: PasswordField) -> None:
+        _check_policy(field.data or "")
 
 
 class UserCreateForm(FlaskForm):
@@ -59,7 +59,10 @@ class UserCreateForm(FlaskForm):
     )
     display_name = StringField(_l("姓名"), validators=[Length(max=120)])
     role = SelectField(_l("角色"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
-    password = PasswordField(_l("初始密码"), validators=[DataRequired(), Length(max=1024), _policy])
+    password = PasswordField(_l("初始密码"), validators=[DataRequired(), Length(max=1024)])
+
+    def validate_password(self, field: PasswordField) -> None:
+        _check_policy(field.data or "", email=self.email.data)  # the password must differ
 
 
 class ConfirmForm(FlaskForm):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
@@ -76,6 +75,3 @@ class User(UserMixin, Model):
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and as_utc(self.locked_until) > now
-
-    def summary(self) -> dict[str, Any]:
-        return {"email": self.email, "role": self.role, "active": self.active}

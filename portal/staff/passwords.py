@@ -20,8 +20,9 @@ _hasher = PasswordHasher()
 @functools.cache
 def _dummy_hash(hasher: PasswordHasher) -> str:
     """Verified against when the e-mail is unknown, so a wrong address costs the same time as
-    a wrong password (no account enumeration by timing). Made on first use: an argon2 hash at
-    import cost every process ~100 ms, every `flask mail ingest` from the MTA included."""
+    a wrong password (no account enumeration by timing). Made on first use, not at import: an
+    argon2 hash takes ~100 ms, which every process (each `flask mail ingest` from the MTA)
+    would otherwise pay at start."""
     return hasher.hash("dummy password for timing only")
 
 

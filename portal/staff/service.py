@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.extensions import db
+from portal.staff import totp
 from portal.staff.auth import end_all_sessions, find_user
-from portal.staff.models import ROLES, User
-from portal.staff.passwords import hash_password, password_problems
+from portal.staff.models import ROLES, User, utcnow
+from portal.staff.passwords import hash_password, password_problems, verify_password
 
 
 def create_user(
@@ -69,6 +70,35 @@ def reset_2fa(user: User, *, actor: str | None = None) -> None:
         actor=actor,
         details={"email": user.email},
     )
+
+
+def change_password(user: User, current: str, new: str) -> bool:
+    """Set a new password when ``current`` is right, ending every session (caller commits)."""
+    if not verify_password(user.password_hash, current):
+        return False
+    user.password_hash = hash_password(new)
+    end_all_sessions(user)
+    audit.record("user.password_change", object_type="user", object_id=user.id)
+    return True
+
+
+def enrol_totp(user: User, secret: str, counter: int) -> list[str]:
+    """Make ``secret`` (its code for time step ``counter`` accepted) the user's second factor;
+    returns the new recovery codes, shown once (caller commits)."""
+    codes = totp.new_recovery_codes()
+    user.totp_secret, user.totp_confirmed_at = secret, utcnow()
+    user.totp_last_counter = counter
+    user.recovery_codes = totp.hash_recovery_codes(codes)
+    audit.record("user.2fa_enrol", object_type="user", object_id=user.id, actor=user.actor)
+    return codes
+
+
+def renew_recovery_codes(user: User) -> list[str]:
+    """Replace the recovery codes; returns the new ones, shown once (caller commits)."""
+    codes = totp.new_recovery_codes()
+    user.recovery_codes = totp.hash_recovery_codes(codes)
+    audit.record("user.recovery_codes", object_type="user", object_id=user.id)
+    return codes
 
 
 def all_users() -> list[User]:

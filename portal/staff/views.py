@@ -15,15 +15,14 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal import audit
 from portal.extensions import db, limiter
-from portal.staff import auth, totp
+from portal.staff import auth, service, totp
 from portal.staff.auth import roles_required
 from portal.staff.forms import (
     CodeForm,
@@ -34,8 +33,14 @@ from portal.staff.forms import (
     UserCreateForm,
 )
 from portal.staff.models import User, utcnow
-from portal.staff.passwords import hash_password, verify_password
-from portal.staff.service import create_user, disable_user, reset_2fa
+from portal.staff.service import (
+    all_users,
+    create_user,
+    disable_user,
+    enrol_totp,
+    renew_recovery_codes,
+    reset_2fa,
+)
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -143,12 +148,8 @@ def _enrol(user: User, *, at_login: bool) -> Page:
     if form.validate_on_submit():
         counter = totp.accepted_counter(secret, form.code.data or "", None)
         if counter is not None:
-            codes = totp.new_recovery_codes()
-            user.totp_secret, user.totp_confirmed_at = secret, utcnow()
-            user.totp_last_counter = counter
-            user.recovery_codes = totp.hash_recovery_codes(codes)
+            codes = enrol_totp(user, secret, counter)
             session.pop("enrol_secret", None)
-            audit.record("user.2fa_enrol", object_type="user", object_id=user.id, actor=user.actor)
             if at_login:
                 next_url = session.get("next") or url_for("staff.home")
                 auth.complete_login(user, method="totp-enrol")
@@ -193,10 +194,9 @@ def change_password() -> Page:
     form = PasswordChangeForm()
     user: User = current_user
     if form.validate_on_submit():
-        if verify_password(user.password_hash, form.current_password.data or ""):
-            user.password_hash = hash_password(form.new_password.data or "")
-            auth.end_all_sessions(user)
-            audit.record("user.password_change", object_type="user", object_id=user.id)
+        if service.change_password(
+            user, form.current_password.data or "", form.new_password.data or ""
+        ):
             db.session.commit()
             flash(_("密码已修改，请用新密码重新登录。"), "info")
             return redirect(url_for("staff.login"))
@@ -212,9 +212,7 @@ def new_recovery_codes() -> Page:
     user: User = current_user
     if not ConfirmForm().validate_on_submit() or not user.has_totp:
         abort(400)
-    codes = totp.new_recovery_codes()
-    user.recovery_codes = totp.hash_recovery_codes(codes)
-    audit.record("user.recovery_codes", object_type="user", object_id=user.id)
+    codes = renew_recovery_codes(user)
     db.session.commit()
     return render_template(
         "staff/recovery_codes.html", codes=codes, next_url=url_for("staff.account")
@@ -228,9 +226,8 @@ def users() -> Page:
 
 
 def _users_page(form: UserCreateForm, status: int = 200) -> tuple[str, int]:
-    rows = db.session.scalars(select(User).order_by(User.email))
     return render_template(
-        "staff/users.html", users=list(rows), form=form, confirm_form=ConfirmForm()
+        "staff/users.html", users=all_users(), form=form, confirm_form=ConfirmForm()
     ), status
 
 
@@ -238,7 +235,6 @@ def _users_page(form: UserCreateForm, status: int = 200) -> tuple[str, int]:
 @roles_required("admin")
 def users_create() -> Page:
     form = UserCreateForm()
-    form.email_hint = form.email  # type: ignore[attr-defined]  (password must differ)
     if form.validate_on_submit():
         try:
             user = create_user(
@@ -290,30 +286,29 @@ def users_reset_2fa(user_id: int) -> Response:
     return redirect(url_for("staff.users"))
 
 
-NAV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
-    # label, candidate endpoints (first registered wins), roles that see it
-    (_l("队列"), ("triage.queue", "triage.index"), ("triager", "viewer")),
-    (_l("登记来信来电"), ("intake_staff.new",), ("triager",)),
-    (_l("邮件隔离区"), ("mail_quarantine.quarantine_list",), ("triager",)),
-    (_l("统计"), ("ledger.dashboard",), ("triager", "viewer", "editor")),
-    (_l("公示管理"), ("notice_admin.index",), ("editor",)),
-    (_l("待审答复"), ("replies.pending",), ("editor",)),
-    (_l("审计日志"), ("audit.events",), ()),
-    (_l("账户"), ("staff.account",), ("editor", "triager", "viewer")),
-]
+# label, endpoint, roles that see it (admin sees every entry).
+NAV: tuple[tuple[LazyString, str, tuple[str, ...]], ...] = (
+    (_l("队列"), "triage.queue", ("triager", "viewer")),
+    (_l("登记来信来电"), "intake_staff.new", ("triager",)),
+    (_l("邮件隔离区"), "mail_quarantine.quarantine_list", ("triager",)),
+    (_l("统计"), "ledger.dashboard", ("triager", "viewer", "editor")),
+    (_l("公示管理"), "notice_admin.index", ("editor",)),
+    (_l("待审答复"), "replies.pending", ("editor",)),
+    (_l("审计日志"), "audit.events", ()),
+    (_l("账户"), "staff.account", ("editor", "triager", "viewer")),
+)
 
 
 def staff_nav() -> list[tuple[str, str]]:
     """The nav entries the current user may use, for templates/staff/base.html."""
     if not current_user.is_authenticated:
         return []
-    items = []
-    for label, endpoints, roles in NAV:
-        endpoint = next((e for e in endpoints if e in current_app.view_functions), None)
-        if endpoint and current_user.has_role(*roles):
-            items.append((label, url_for(endpoint)))
-    return items
+    return [
+        (str(label), url_for(endpoint))
+        for label, endpoint, roles in NAV
+        if current_user.has_role(*roles)
+    ]
 
 
 def nav_context() -> dict[str, Any]:
-    return {"staff_nav": staff_nav, "logout_form": ConfirmForm}
+    return {"staff_nav": staff_nav}
