@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import time
-from datetime import datetime
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -74,10 +73,9 @@ def import_rows(
     The dedupe key (file hash + row) refuses a second import of the same file.
     """
     receipts: list[Receipt] = []
-    closes = notice.feedback_closes_at if notice else None
     try:
         for row in rows:
-            receipts.append(_record_row(row, notice, closes, digest))
+            receipts.append(_record_row(row, notice, digest))
         audit.record(
             "intake.bulk_import",
             object_type="notice" if notice else None,
@@ -91,9 +89,7 @@ def import_rows(
     return receipts
 
 
-def _record_row(
-    row: BulkRow, notice: Notice | None, closes: datetime | None, digest: str
-) -> Receipt:
+def _record_row(row: BulkRow, notice: Notice | None, digest: str) -> Receipt:
     received_at = row.called_at or offline.received_moment(row.received_on, utcnow())
     postmark = row.postmarked_on if row.channel == "letter" else None
     contact = None
@@ -118,7 +114,6 @@ def _record_row(
                 consent=contact is not None and row.consent,
                 received_at=received_at,
                 postmarked_on=postmark,
-                late=offline.is_late(closes, received_at, postmark),
                 channel_details=row.channel_details(),
                 dedupe_key=f"bulk:{digest[:40]}:{row.row}",
             ),

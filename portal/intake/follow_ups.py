@@ -4,23 +4,23 @@ a call), recorded like a submission: checked, stored, audited and committed as o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import audit
 from portal.extensions import db
 from portal.intake import attachments as files
-from portal.intake.models import CHANNELS, FollowUp, Submission
+from portal.intake.models import FollowUp, Submission
 from portal.intake.service import (
     DuplicateSubmission,
     IncomingFile,
     SubmissionRejected,
     attachment_row,
     discard,
+    require_channel,
 )
 from portal.intake.validation import check_attachments, check_follow_up_body
+from portal.workdays import utcnow
 
 
 def add_follow_up(
@@ -39,8 +39,7 @@ def add_follow_up(
     ``before_commit`` receives the flushed follow-up and may add the caller's own rows (the
     inbound mail's record) to the same transaction.
     """
-    if channel not in CHANNELS:
-        raise SubmissionRejected({"channel": _("未知的渠道“%(channel)s”。", channel=channel)})
+    require_channel(channel)
     message_id = (message_id or "").strip() or None
     if message_id:
         exists = db.session.scalar(
@@ -61,7 +60,7 @@ def add_follow_up(
             store.store(item)
         follow_up = FollowUp(
             submission=submission,
-            at=datetime.now(UTC),
+            at=utcnow(),
             channel=channel,
             author=author,
             body=text,

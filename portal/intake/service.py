@@ -167,6 +167,11 @@ def check_secret(submission: Submission | None, secret: str) -> bool:
     )
 
 
+def require_channel(channel: str) -> None:
+    if channel not in CHANNELS:
+        raise SubmissionRejected({"channel": _("未知的渠道“%(channel)s”。", channel=channel)})
+
+
 def _raise_if_duplicate(message_id: str | None, dedupe_key: str | None) -> None:
     for column, value in ((Submission.message_id, message_id), (Submission.dedupe_key, dedupe_key)):
         if value:
@@ -220,8 +225,7 @@ def record_submission(
     channel, status = incoming.channel, incoming.status
     if not commit and incoming.attachments:
         raise ValueError("record_submission(commit=False) takes no attachments")
-    if channel not in CHANNELS:
-        raise SubmissionRejected({"channel": _("未知的渠道“%(channel)s”。", channel=channel)})
+    require_channel(channel)
     if status not in INITIAL_STATUSES:
         raise SubmissionRejected({"status": _("不能以状态“%(status)s”登记。", status=status)})
     message_id = (incoming.message_id or "").strip() or None
@@ -342,7 +346,7 @@ def _insert(
         notice_id=_notice_id(incoming.notice),
         received_at=received,
         postmarked_on=incoming.postmarked_on,
-        late=bool(_late(incoming, received)),
+        late=_late(incoming, received),
         anonymous=incoming.anonymous,
         consent_at=received if incoming.consent else None,
         contact_name=contact.name,

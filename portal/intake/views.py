@@ -208,9 +208,6 @@ def new() -> Page | BaseResponse:
                 attachments=incoming_files(form.uploaded_files()),
                 received_at=received_at,
                 postmarked_on=postmark,
-                late=offline.is_late(
-                    notice.feedback_closes_at if notice else None, received_at, postmark
-                ),
                 channel_details=form.channel_details(),
             )
         )
