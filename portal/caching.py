@@ -58,11 +58,14 @@ class NoticeCache(Generic[V]):
             self._entries[key] = Entry(value, time.monotonic())
         return value
 
-    def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
-        """The cached value, made (outside the lock: making may query) when absent."""
-        found = self._entries.get(key)
+    def get_or_make(self, key: Hashable, make: Callable[[], V], max_age: float | None = None) -> V:
+        """The cached value, made (outside the lock: making may query) when absent or, with
+        max_age, older than max_age seconds. A max_age of 0 or less caches nothing."""
+        if max_age is not None and max_age <= 0:
+            return make()
+        found = self.get(key, max_age)
         if found is not None:
-            return found.value
+            return found
         return self.put(key, make())
 
     def drop(self, keep: Callable[[Hashable], bool]) -> None:

@@ -193,9 +193,6 @@ def app(
     application = create_app(config)
     with application.app_context():
         _truncate_all()
-    from portal.caching import clear_all
-
-    clear_all(application)
     yield application
     with application.app_context():
         _db.session.remove()

@@ -54,6 +54,22 @@ def test_get_or_make_makes_once_per_key() -> None:
     assert len(calls) == 1
 
 
+def test_get_or_make_remakes_an_old_entry_and_keeps_nothing_without_a_max_age(
+    monkeypatch,
+) -> None:
+    cache: NoticeCache[int] = NoticeCache("counts")
+    now = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    made = iter(range(1, 100))
+    assert cache.get_or_make("k", lambda: next(made), max_age=10) == 1
+    now[0] = 5.0
+    assert cache.get_or_make("k", lambda: next(made), max_age=10) == 1
+    now[0] = 11.0
+    assert cache.get_or_make("k", lambda: next(made), max_age=10) == 2
+    assert cache.get_or_make("other", lambda: next(made), max_age=0) == 3
+    assert cache.get("other") is None  # a max age of 0 means: never cached
+
+
 def test_each_app_has_its_own_caches() -> None:
     first, second = Flask("first"), Flask("second")
     notice_cache("routers", first).put((1, 1), "router of app one")

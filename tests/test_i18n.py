@@ -191,20 +191,14 @@ def _asciify_notice_content(app: Flask) -> None:
                     if value is not None:
                         setattr(row, column.key, _asciify(value, column.key))
         _db.session.commit()
+    # Form pages, finding groups, routers and notice pages are cached per notice version in
+    # the app; the ASCII rewrite changes the notice without a new version.
     clear_all(app)
-
-
-def _clear_notice_caches(app: Flask) -> None:
-    # Form pages, finding groups and routers are cached per (notice id, version) in the app;
-    # the ASCII rewrite below changes the notice without a new version.
-    for key in [k for k in app.extensions if k.startswith(("portal.intake.", "portal.triage."))]:
-        app.extensions[key].clear()
 
 
 @pytest.fixture
 def ascii_notice(app: Flask, published_notice: str) -> Iterator[str]:
     _asciify_notice_content(app)
-    _clear_notice_caches(app)
     yield published_notice
 
 

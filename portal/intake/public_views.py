@@ -127,13 +127,11 @@ def _cached_notice_meta(slug: str) -> NoticeMeta:
 
     Every submission starts with a GET of the form; within the TTL it costs no database
     round trip. A withdrawal or a new version shows within the TTL, as on the notice page."""
-    ttl = current_app.config["NOTICE_CACHE_TTL"]
-    cache = notice_cache("intake.notice_meta")
-    meta: NoticeMeta | None = cache.get(slug, max_age=ttl)
-    if meta is None:
-        meta = NoticeMeta.of(_public_notice(slug))
-        if ttl > 0:
-            cache.put(slug, meta)
+    meta: NoticeMeta = notice_cache("intake.notice_meta").get_or_make(
+        slug,
+        lambda: NoticeMeta.of(_public_notice(slug)),
+        max_age=current_app.config["NOTICE_CACHE_TTL"],
+    )
     return meta
 
 

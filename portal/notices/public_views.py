@@ -57,7 +57,6 @@ class CachedPage:
     mimetype: str
     checked_at: float
     headers: dict[str, str]
-    rendered_at: float
 
 
 def page_cache(app: Flask | None = None) -> NoticeCache[CachedPage]:
@@ -85,31 +84,34 @@ def _cached(kind: str, slug: str, render: Callable[[Notice], tuple[bytes, str]])
     key = (kind, slug, request_lang())
     now = time.monotonic()
     pages = page_cache()
-    entry = pages.get(key)
-    ttl = current_app.config["NOTICE_CACHE_TTL"]
-    if entry is None or now - entry.checked_at >= ttl:
-        row = _current_row(slug)
-        if row is None or row.state == "draft":
-            abort(404)
-        if row.state == "withdrawn":
-            return _withdrawn(slug)
-        max_age = current_app.config["NOTICE_PAGE_MAX_AGE"]
-        if entry is None or entry.version != row.version or now - entry.rendered_at >= max_age:
-            # Re-rendered when the notice changes, and at least every NOTICE_PAGE_MAX_AGE
-            # seconds for the public statistics, which new submissions change without a version.
-            notice = db.session.get(Notice, row.id)
-            if notice is None:  # deleted since the row was read
-                abort(404)
-            body, mimetype = render(notice)
-            modified = as_utc(row.updated_at)
-            if entry is not None and entry.version == row.version and entry.body != body:
-                modified = datetime.now(UTC)  # the statistics moved: a new Last-Modified too
-            # Checked when the row was read; rendered when rendering ended, so a slow render
-            # does not eat into the max age.
-            page = _entry(row.version, modified, body, mimetype, now, time.monotonic())
-            entry = pages.put(key, page)
-        else:
-            entry.checked_at = now
+    stored = pages.entry(key)  # stored_at: when the page was rendered
+    if (
+        stored is not None
+        and now - stored.value.checked_at < current_app.config["NOTICE_CACHE_TTL"]
+    ):
+        return _conditional_response(stored.value)
+    row = _current_row(slug)
+    if row is None or row.state == "draft":
+        abort(404)
+    if row.state == "withdrawn":
+        return _withdrawn(slug)
+    max_age = current_app.config["NOTICE_PAGE_MAX_AGE"]
+    if stored is not None and stored.value.version == row.version and stored.age(now) < max_age:
+        stored.value.checked_at = now
+        return _conditional_response(stored.value)
+    # Re-rendered when the notice changes, and at least every NOTICE_PAGE_MAX_AGE seconds for
+    # the public statistics, which new submissions change without a version.
+    notice = db.session.get(Notice, row.id)
+    if notice is None:  # deleted since the row was read
+        abort(404)
+    body, mimetype = render(notice)
+    modified = as_utc(row.updated_at)
+    old = stored.value if stored is not None else None
+    if old is not None and old.version == row.version and old.body != body:
+        modified = datetime.now(UTC)  # the statistics moved: a new Last-Modified too
+    # Checked when the row was read; stored (the max age's start) when rendering ended, so a
+    # slow render does not eat into the max age.
+    entry = pages.put(key, _entry(row.version, modified, body, mimetype, now))
     return _conditional_response(entry)
 
 
@@ -119,7 +121,6 @@ def _entry(
     body: bytes,
     mimetype: str,
     checked_at: float,
-    rendered_at: float,
 ) -> CachedPage:
     etag = hashlib.sha256(body).hexdigest()[:32]
     headers = {
@@ -127,9 +128,7 @@ def _entry(
         "Last-Modified": format_datetime(last_modified.astimezone(UTC), usegmt=True),
         "Cache-Control": CACHE_CONTROL,
     }
-    return CachedPage(
-        version, etag, last_modified, body, mimetype, checked_at, headers, rendered_at
-    )
+    return CachedPage(version, etag, last_modified, body, mimetype, checked_at, headers)
 
 
 def _conditional_response(entry: CachedPage) -> Response:

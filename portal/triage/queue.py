@@ -291,15 +291,14 @@ def _cached_counts(
 
     A GROUP BY over a million rows costs ~100 ms on PostgreSQL, more than the page itself;
     counts a few seconds old are fine in the queue's header, the rows never are."""
-    ttl = current_app.config["QUEUE_COUNTS_TTL"]
     key = (replace(f, after=None, statuses=(), sort="received"), user_id, today)
-    cache = notice_cache(COUNTS_CACHE, max_entries=COUNTS_KEPT)
-    counts: dict[str, int] | None = cache.get(key, max_age=ttl)
-    if counts is None:
-        base = conditions(f, user_id=user_id, today=today, dialect=dialect, with_status=False)
-        counts = status_counts(base)
-        if ttl > 0:
-            cache.put(key, counts)
+    counts: dict[str, int] = notice_cache(COUNTS_CACHE, max_entries=COUNTS_KEPT).get_or_make(
+        key,
+        lambda: status_counts(
+            conditions(f, user_id=user_id, today=today, dialect=dialect, with_status=False)
+        ),
+        max_age=current_app.config["QUEUE_COUNTS_TTL"],
+    )
     return counts
 
 
