@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import errno
+import os
+import re
+import unicodedata
 from datetime import date, datetime
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -235,3 +239,27 @@ def datetime_text(moment: datetime) -> str:
 
 def date_text(day: date) -> str:
     return _("%(year)s年%(month)s月%(day)s日", year=day.year, month=day.month, day=day.day)
+
+
+def _ascii(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._ -]", "_", text).strip(" ._-")
+
+
+def content_disposition(filename: str) -> str:
+    """attachment; an ASCII fallback plus RFC 5987 filename* for the real (Chinese) name.
+
+    Clients that read only the fallback (curl -J, wget --content-disposition) save under it,
+    so it keeps the extension and never comes out as a bare ".jpg" that Unix hides."""
+    stem, ext = os.path.splitext(filename)
+    ascii_ext = "." + _ascii(ext) if _ascii(ext) else ""
+    ascii_name = (_ascii(stem) or "attachment") + ascii_ext
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def download(data: bytes, mimetype: str, filename: str) -> Response:
+    """A file for the browser to save (never to show inline) under its own, possibly Chinese,
+    name."""
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = content_disposition(filename)
+    return response

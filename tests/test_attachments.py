@@ -22,7 +22,6 @@ from portal.intake.attachments import (
     check_file,
     check_files,
     clean_filename,
-    content_disposition,
     detect,
     open_attachment,
     path_for,
@@ -30,6 +29,7 @@ from portal.intake.attachments import (
 )
 from portal.intake.models import Submission
 from portal.intake.service import Incoming, IncomingFile, record_submission
+from portal.site import content_disposition
 from tests.fixtures.intake import (
     MZ_EXE,
     gen_docx,

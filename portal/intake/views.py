@@ -18,7 +18,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    make_response,
     redirect,
     render_template,
     request,
@@ -30,9 +29,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
+from portal import site
 from portal.extensions import db
 from portal.intake import bulk, offline
-from portal.intake.attachments import content_disposition, send_attachment_response
+from portal.intake.attachments import send_attachment_response
 from portal.intake.bulk_service import (
     BulkRowRejected,
     import_rows,
@@ -298,13 +298,6 @@ def _render_preview(
     )
 
 
-def _download(data: bytes, mimetype: str, filename: str) -> Response:
-    response = make_response(data)
-    response.mimetype = mimetype
-    response.headers["Content-Disposition"] = content_disposition(filename)
-    return response
-
-
 @bp.get("/bulk", endpoint="bulk")
 @roles_required(*ROLES)
 def upload_page() -> Page:
@@ -316,13 +309,13 @@ def upload_page() -> Page:
 @bp.get("/bulk/template.csv")
 @roles_required(*ROLES)
 def bulk_template_csv() -> Response:
-    return _download(bulk.template_csv(), "text/csv; charset=utf-8", "意见登记模板.csv")
+    return site.download(bulk.template_csv(), "text/csv; charset=utf-8", "意见登记模板.csv")
 
 
 @bp.get("/bulk/template.xlsx")
 @roles_required(*ROLES)
 def bulk_template_xlsx() -> Response:
-    return _download(bulk.template_xlsx(), XLSX, "意见登记模板.xlsx")
+    return site.download(bulk.template_xlsx(), XLSX, "意见登记模板.xlsx")
 
 
 @bp.post("/bulk")

@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal import workdays
+from portal import site, workdays
 from portal.extensions import db
 from portal.notices.diff import text_diff
 from portal.notices.forms import PublishForm, SourceForm, StatusForm, WindowForm, WithdrawForm
@@ -269,9 +269,7 @@ def poster_pdf(slug: str) -> Response:
     context = _poster_context(slug)
     html = render_template("notices/admin_poster.html", **context)
     css = Path(current_app.static_folder or "") / "css" / "poster.css"
-    response = Response(render_pdf(html, [css]), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="poster-{slug}.pdf"'
-    return response
+    return site.download(render_pdf(html, [css]), "application/pdf", f"poster-{slug}.pdf")
 
 
 def _poster_context(slug: str) -> dict[str, Any]:

@@ -16,15 +16,14 @@ from flask import (
     Response,
     abort,
     current_app,
-    make_response,
     render_template,
     request,
 )
 from flask_babel import force_locale
 
+from portal import site
 from portal.extensions import db
 from portal.intake import offline
-from portal.intake.attachments import content_disposition
 from portal.intake.models import CHANNEL_LABELS, Submission
 from portal.intake.service import audit_personal_data_view, find_by_code, find_by_code_or_404
 from portal.printing import pdf_available, render_pdf
@@ -106,11 +105,9 @@ def letter_pdf(code: str) -> Response:
     db.session.commit()
     html = render_template("triage/letter_pdf.html", **_letter_context(submission, form))
     css = Path(current_app.static_folder or "") / "css" / "letter.css"
-    pdf = render_pdf(html, [css])
-    response = make_response(pdf)
-    response.mimetype = "application/pdf"
-    response.headers["Content-Disposition"] = content_disposition(f"答复信-{submission.code}.pdf")
-    return response
+    return site.download(
+        render_pdf(html, [css]), "application/pdf", f"答复信-{submission.code}.pdf"
+    )
 
 
 def _codes(raw: str) -> list[str]:

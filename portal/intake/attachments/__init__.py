@@ -18,7 +18,6 @@ from portal.intake.attachments.check import (
 from portal.intake.attachments.sniff import detect
 from portal.intake.attachments.store import (
     StoreTransaction,
-    content_disposition,
     open_attachment,
     path_for,
     send_attachment_response,
@@ -33,7 +32,6 @@ __all__ = [
     "check_file",
     "check_files",
     "clean_filename",
-    "content_disposition",
     "detect",
     "open_attachment",
     "path_for",

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import Response, current_app, send_file
 
 from portal.intake.attachments.check import CheckedFile
 from portal.intake.models import Attachment
+from portal.site import content_disposition
 
 
 def uploads_root() -> Path:
@@ -94,22 +93,6 @@ def open_attachment(attachment: Attachment) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"attachment {attachment.id} ({attachment.sha256}) is missing")
     return path
-
-
-def _ascii(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9._ -]", "_", text).strip(" ._-")
-
-
-def content_disposition(filename: str) -> str:
-    """attachment; an ASCII fallback plus RFC 5987 filename* for the real (Chinese) name.
-
-    Clients that read only the fallback (curl -J, wget --content-disposition) save under it,
-    so it keeps the extension and never comes out as a bare ".jpg" that Unix hides."""
-    stem, ext = os.path.splitext(filename)
-    ascii_ext = "." + _ascii(ext) if _ascii(ext) else ""
-    ascii_name = (_ascii(stem) or "attachment") + ascii_ext
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def send_attachment_response(attachment: Attachment) -> Response:

@@ -14,7 +14,7 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import audit
+from portal import audit, site
 from portal.extensions import db
 from portal.intake.mail.models import MailMessage
 from portal.intake.mail.parse import parse_message
@@ -65,9 +65,7 @@ def quarantine_raw(message_id: int) -> Response:
     row = _pending_or_404(message_id)
     audit.record("mail.download", object_type="mail_message", object_id=row.id)
     db.session.commit()
-    response = Response(row.raw_bytes or b"", mimetype="message/rfc822")
-    response.headers["Content-Disposition"] = f'attachment; filename="mail-{row.id}.eml"'
-    return response
+    return site.download(row.raw_bytes or b"", "message/rfc822", f"mail-{row.id}.eml")
 
 
 @bp.post("/quarantine/<int:message_id>/release")
