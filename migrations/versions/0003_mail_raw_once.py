@@ -104,7 +104,7 @@ def upgrade() -> None:
                 release_state="none",
             )
         )
-    # A native DROP COLUMN: recreating the table on SQLite would cascade deletes to its children.
+    # A native DROP COLUMN (SQLite 3.35+, PostgreSQL): no copy of the table, which is large.
     op.drop_column("submissions", "raw_message")
 
 

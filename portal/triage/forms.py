@@ -27,11 +27,11 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.intake.limits import EMAIL_MAX
 from portal.triage import queue
 from portal.triage.workflow import STATUSES
 
 BULK_ACTIONS = ("assign", "status", "finding")
-EMAIL_MAX = 254
 
 
 class IdListField(Field):
