@@ -94,11 +94,12 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_features(app: Flask) -> None:
     """Every feature, lowest layer first (the layers: README.md, tests/test_layers.py)."""
-    from portal import audit, intake, ledger, notices, outbox, site, staff, triage
+    from portal import audit, intake, ledger, notices, offices, outbox, site, staff, triage
 
     site.init_app(app)
     audit.init_app(app)
     outbox.init_app(app)
+    offices.init_app(app)
     staff.init_app(app)
     notices.init_app(app)
     intake.init_app(app)

@@ -82,7 +82,11 @@ class Defaults:
     HCAPTCHA_VERIFY_URL = "https://api.hcaptcha.com/siteverify"
     HCAPTCHA_TIMEOUT = 5.0
 
-    # Office identity, used in letters, mails and posters.
+    # The default office (the first one; every row of a one-office deployment belongs to it).
+    # Each office keeps its own identity, letterhead, mailbox and deadlines in the database:
+    # these values only seed the default office when it is created.
+    OFFICE_SLUG = "main"
+    OFFICE_SHORT_NAME = ""
     OFFICE_NAME = "巡察整改办公室"
     OFFICE_ADDRESS = ""
     OFFICE_POSTCODE = ""
@@ -99,7 +103,7 @@ class Defaults:
     RETENTION_DAYS = 365 * 3
 
     # Staff 2FA: always for admin and editor; configurable for the others.
-    TOTP_REQUIRED_ROLES = ("admin", "editor")
+    TOTP_REQUIRED_ROLES = ("admin", "supervisor", "editor")
 
     # Public notice pages are rendered once per version and kept in process memory;
     # the version is re-read from the database at most this often (seconds).

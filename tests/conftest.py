@@ -305,10 +305,15 @@ def make_user(app: Flask, fast_argon2: None) -> Any:
         password: str = STAFF_PASSWORD,
         totp: bool | None = None,
         active: bool = True,
+        offices: Any = (),
     ) -> User:
+        """A staff account; an editor/triager/viewer holds its role in ``offices`` (office
+        slugs or ids; default: the default office)."""
         import pyotp
 
-        from portal.staff.models import utcnow
+        from portal.offices.models import Office
+        from portal.offices.service import default_office, office_by_slug
+        from portal.staff.models import GLOBAL_ROLES, STAFF, Membership, utcnow
         from portal.staff.passwords import hash_password
 
         nonlocal made
@@ -319,10 +324,18 @@ def make_user(app: Flask, fast_argon2: None) -> Any:
             user = User(
                 email=email or f"{role}{made}-{uuid.uuid4().hex[:6]}@staff.test",
                 display_name=f"{role} {made}",
-                role=role,
+                role=role if role in GLOBAL_ROLES else STAFF,
                 password_hash=hash_password(password),
                 active=active,
             )
+            if role not in GLOBAL_ROLES:
+                found = [
+                    office_by_slug(o) if isinstance(o, str) else _db.session.get(Office, o)
+                    for o in offices
+                ] or [default_office()]
+                for office in found:
+                    assert office is not None, offices
+                    user.memberships.append(Membership(office_id=office.id, role=role))
             if totp:
                 user.totp_secret = pyotp.random_base32()
                 user.totp_confirmed_at = utcnow()

@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "portal.caching",
     ),
     ("portal.audit", "portal.outbox"),
+    ("portal.offices",),
     ("portal.staff",),
     ("portal.notices",),
     ("portal.intake",),

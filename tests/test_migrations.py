@@ -184,6 +184,54 @@ def _mail_copies_stay(conn: Connection, tables: MetaData, before: Rows) -> None:
     assert [r["source"] for r in rows[len(old) :]] == ["migration"]
 
 
+def _office_staff_as_0003_kept_them(conn: Connection, tables: MetaData) -> None:
+    """Three accounts: a triager, an editor and an admin (0003 kept one role per user)."""
+    users = tables.tables["users"]
+    ids = conn.scalars(select(users.c.id).order_by(users.c.id)).all()
+    conn.execute(update(users).where(users.c.id == ids[0]).values(role="triager"))
+    for n, role in ((len(ids) + 1, "editor"), (len(ids) + 2, "admin")):
+        insert_row(conn, users, n, role=role, email=f"user{n}@migration.test")
+
+
+def _roles_by_email(conn: Connection, tables: MetaData) -> dict[str, str]:
+    users = tables.tables["users"]
+    return dict(conn.execute(select(users.c.email, users.c.role)).all())
+
+
+def _everything_belongs_to_the_default_office(
+    conn: Connection, tables: MetaData, before: Rows
+) -> None:
+    """0004: one default office from the OFFICE_* settings owns every notice, submission and
+    mail; each office role moves to a membership of that office; admin stays global."""
+    offices = tables.tables["offices"]
+    (default,) = conn.execute(select(offices).where(offices.c.is_default)).mappings().all()
+    assert (default["slug"], default["name"]) == ("main", "巡察整改办公室")
+    for name in ("notices", "submissions", "mail_messages"):
+        table = tables.tables[name]
+        owners = set(conn.scalars(select(table.c.office_id)))
+        assert owners == {default["id"]}, name
+        assert len(conn.execute(select(table.c.id)).all()) == len(before[name]), name
+    old_roles = {u["email"]: u["role"] for u in before["users"]}
+    memberships, users = tables.tables["memberships"], tables.tables["users"]
+    held = dict(
+        conn.execute(
+            select(users.c.email, memberships.c.role)
+            .join(memberships, memberships.c.user_id == users.c.id)
+            .where(memberships.c.office_id == default["id"])
+        ).all()
+    )
+    office_staff = {e: r for e, r in old_roles.items() if r in ("editor", "triager", "viewer")}
+    assert set(office_staff.values()) == {"editor", "triager"}
+    assert {e: r for e, r in held.items() if e in office_staff} == office_staff
+    roles = _roles_by_email(conn, tables)
+    assert {roles[e] for e in office_staff} == {"staff"}
+    assert [roles[e] for e, r in old_roles.items() if r == "admin"] == ["admin"]
+
+
+def _roles_come_back(conn: Connection, tables: MetaData, before: Rows) -> None:
+    assert _roles_by_email(conn, tables) == {u["email"]: u["role"] for u in before["users"]}
+
+
 # Keyed by revision id: every revision says here what its upgrade does to existing rows.
 REVISIONS: dict[str, RevisionData] = {
     "0001_initial": RevisionData(_audit_chain_starts),
@@ -193,6 +241,12 @@ REVISIONS: dict[str, RevisionData] = {
         prepare=_raw_copies_as_0002_kept_them,
         rewrites=frozenset({"mail_messages"}),
         downgraded=_mail_copies_stay,
+    ),
+    "0004_offices": RevisionData(
+        _everything_belongs_to_the_default_office,
+        prepare=_office_staff_as_0003_kept_them,
+        rewrites=frozenset({"users"}),
+        downgraded=_roles_come_back,
     ),
 }
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
 from portal.notices.models import Finding, Notice
+from portal.offices.models import Office
 from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
@@ -51,6 +52,9 @@ class Submission(Model):
     __table_args__ = (
         Index("ix_submissions_received_at_id", "received_at", "id"),
         Index("ix_submissions_reply_due_on_id", "reply_due_on", "id"),
+        # The same pages within an office: a triager's queue reads only these.
+        Index("ix_submissions_office_received", "office_id", "received_at", "id"),
+        Index("ix_submissions_office_due", "office_id", "reply_due_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +68,8 @@ class Submission(Model):
     notice_id: Mapped[int | None] = mapped_column(
         ForeignKey("notices.id", ondelete="SET NULL"), index=True
     )
+    # The office that must answer; None while the inspection office has yet to route it.
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     postmarked_on: Mapped[date | None] = mapped_column(Date)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -92,6 +98,7 @@ class Submission(Model):
     )
 
     notice: Mapped[Notice | None] = relationship()
+    office: Mapped[Office | None] = relationship()
     finding_links: Mapped[list[SubmissionFinding]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", order_by="SubmissionFinding.id"
     )

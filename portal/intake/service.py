@@ -42,6 +42,8 @@ from portal.intake.validation import (
     clean_text,
 )
 from portal.notices.models import Notice
+from portal.offices.models import Office
+from portal.offices.service import ack_workdays, default_office, reply_workdays
 from portal.personal_data import blind_index, derived_key
 from portal.workdays import WorkCalendar, as_utc, local_date, utcnow
 
@@ -95,6 +97,10 @@ class Incoming:
     channel_details: dict[str, Any] | None = None
     actor: str | None = None
     body_html: str | None = None
+    # The office that must answer when there is no notice (a notice decides by itself);
+    # None takes the default office unless ``unrouted``: then the inspection office routes it.
+    office_id: int | None = None
+    unrouted: bool = False
 
 
 @dataclass(frozen=True)
@@ -335,6 +341,7 @@ def _insert(
     lookup_address = sender or contact.email
     subject, hold_reason = incoming.subject, incoming.hold_reason
     received_on = local_date(received)
+    office = _office_of(incoming)
     submission = Submission(
         code=code,
         secret_hash=receipts.hash_secret(secret, code=code, key=_secret_key()),
@@ -344,6 +351,7 @@ def _insert(
         body=checks.body,
         body_html=clean_html(incoming.body_html) if incoming.body_html else None,
         notice_id=_notice_id(incoming.notice),
+        office_id=office.id if office is not None else None,
         received_at=received,
         postmarked_on=incoming.postmarked_on,
         late=_late(incoming, received),
@@ -359,8 +367,8 @@ def _insert(
         dedupe_key=checks.dedupe_key,
         channel_details=incoming.channel_details,
         hold_reason=clean_text(hold_reason)[:500] or None if hold_reason else None,
-        ack_due_on=_due_on(calendar, received_on, int(config["ACK_WITHIN_WORKDAYS"])),
-        reply_due_on=_due_on(calendar, received_on, int(config["REPLY_WITHIN_WORKDAYS"])),
+        ack_due_on=_due_on(calendar, received_on, ack_workdays(office)),
+        reply_due_on=_due_on(calendar, received_on, reply_workdays(office)),
     )
     for _number, finding_id in checks.findings:
         submission.finding_links.append(
@@ -374,6 +382,19 @@ def _insert(
     # would first SELECT its empty collections).
     db.session.add(submission)
     return submission, secret
+
+
+def _office_of(incoming: Incoming) -> Office | None:
+    """The office that must answer: the notice's, else the channel's, else the default one."""
+    if incoming.unrouted and incoming.notice is None:
+        return None
+    office_id = incoming.office_id
+    if incoming.notice is not None:
+        state = inspect(incoming.notice)
+        office_id = state.dict.get("office_id") or incoming.notice.office_id
+    if office_id is None:
+        return default_office()
+    return db.session.get(Office, office_id)
 
 
 def _notice_id(notice: Notice | None) -> int | None:

@@ -19,6 +19,7 @@ from portal.notices.service import (
     publish_notice,
     withdraw_notice,
 )
+from portal.offices.service import OfficeError, office_or_error, round_or_error
 
 notices_cli = AppGroup("notices", help="Rectification notices.")
 
@@ -32,16 +33,33 @@ def _read_source(path: str) -> tuple[str, str | None]:
 @notices_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--slug", help="URL name; default: from the file name.")
+@click.option("--office", "office_slug", help="The office that publishes it (default office).")
+@click.option("--round", "round_slug", help="The inspection round it answers.")
 @click.option("--publish", is_flag=True, help="Publish at once (only when there is no warning).")
 @click.option("--if-empty", is_flag=True, help="Do nothing when any notice exists (for make run).")
-def import_command(file: str, slug: str | None, publish: bool, if_empty: bool) -> None:
+def import_command(
+    file: str,
+    slug: str | None,
+    office_slug: str | None,
+    round_slug: str | None,
+    publish: bool,
+    if_empty: bool,
+) -> None:
     """Import FILE (UTF-8 or GB18030 text) and print the notice's slug on the last line."""
     if if_empty and db.session.scalar(select(func.count(Notice.id))):
         click.echo("a notice exists already; nothing imported", err=True)
         return
     text, stem = _read_source(file)
     try:
-        result = import_notice(text, slug=slug, publish=publish, source_name=stem)
+        office = office_or_error(office_slug)
+        round_ = round_or_error(round_slug)
+        result = import_notice(
+            text, slug=slug, publish=publish, source_name=stem, office=office, round_=round_
+        )
+    except OfficeError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     except NoticeParseError as exc:
         db.session.rollback()
         click.echo(f"导入失败：{exc}", err=True)

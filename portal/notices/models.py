@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from portal.extensions import Model
+from portal.offices.models import Office, Round
 from portal.workdays import utcnow
 
 
@@ -27,6 +28,11 @@ class Notice(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     title: Mapped[str] = mapped_column(String(300))
+    # The office that publishes it (被巡察单位) and the round whose findings it answers.
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rounds.id", ondelete="SET NULL"), index=True
+    )
     # draft -> published -> withdrawn (a withdrawn notice answers 410)
     state: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     preamble: Mapped[str] = mapped_column(Text, default="")
@@ -53,6 +59,8 @@ class Notice(Model):
     # Bumped on every change that alters a public page; part of ETag and cache keys.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    office: Mapped[Office] = relationship(lazy="joined")
+    round: Mapped[Round | None] = relationship()
     categories: Mapped[list[Category]] = relationship(
         back_populates="notice", order_by="Category.number", cascade="all, delete-orphan"
     )

@@ -22,6 +22,8 @@ from portal.notices.models import (
     NoticeRevision,
 )
 from portal.notices.parse import ParsedNotice, ParseWarning, parse_notice
+from portal.offices.models import Office, Round
+from portal.offices.service import OfficeError, default_office
 from portal.workdays import SHANGHAI, local_to_utc
 
 
@@ -133,6 +135,8 @@ def import_notice(
     publish: bool = False,
     actor: str = "cli",
     source_name: str | None = None,
+    office: Office | None = None,
+    round_: Round | None = None,
 ) -> ImportResult:
     """Parse and store a notice (new, or a new revision of the same slug). Does not commit.
 
@@ -144,8 +148,18 @@ def import_notice(
     notice = get_by_slug(slug)
     created = notice is None
     if notice is None:
-        notice = Notice(slug=slug, title=parsed.title, state="draft", version=0)
+        notice = Notice(
+            slug=slug,
+            title=parsed.title,
+            state="draft",
+            version=0,
+            office_id=(office or default_office()).id,
+        )
         db.session.add(notice)
+    elif office is not None and notice.office_id != office.id:
+        raise OfficeError(f"网址名 {slug!r} 已被其他单位的公示使用。")
+    if round_ is not None:
+        notice.round_id = round_.id
     notice.title = parsed.title
     notice.preamble = parsed.preamble
     notice.closing = parsed.closing

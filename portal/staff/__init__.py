@@ -11,9 +11,11 @@ def init_app(app: Flask) -> None:
     from portal.staff.audit_views import bp as audit_bp
     from portal.staff.auth import init_auth
     from portal.staff.cli import users_cli
+    from portal.staff.scope import init_scope
     from portal.staff.views import bp, nav_context
 
     init_auth(app)
+    init_scope(app)
     app.register_blueprint(bp)
     app.register_blueprint(audit_bp)
     app.context_processor(nav_context)

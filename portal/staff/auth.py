@@ -62,7 +62,8 @@ def find_user(email: str) -> User | None:
 
 
 def totp_required(user: User) -> bool:
-    return user.role in current_app.config.get("TOTP_REQUIRED_ROLES", ("admin", "editor"))
+    required = current_app.config.get("TOTP_REQUIRED_ROLES", ("admin", "editor"))
+    return user.has_role(*required) if user.role != "admin" else "admin" in required
 
 
 def register_failure(user: User | None, email: str, reason: str) -> None:

@@ -8,8 +8,9 @@ import click
 from flask.cli import AppGroup
 
 from portal.extensions import db
+from portal.offices.service import office_or_error
 from portal.staff.auth import find_user
-from portal.staff.models import ROLES, User
+from portal.staff.models import ROLES, STAFF, User
 from portal.staff.service import all_users, create_user, disable_user, reset_2fa
 
 users_cli = AppGroup("users", help="Staff accounts.")
@@ -24,21 +25,43 @@ def _read_password(from_stdin: bool) -> str:
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option(
+    "--office",
+    "office_slugs",
+    multiple=True,
+    help="Office (slug) where an editor/triager/viewer holds the role; repeat for several "
+    "(default: the default office). Not for admin or supervisor.",
+)
 @click.option("--name", "display_name", default="", help="Display name (default: from e-mail).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first stdin line.")
-def create_command(email: str, role: str, display_name: str, password_stdin: bool) -> None:
+def create_command(
+    email: str, role: str, office_slugs: tuple[str, ...], display_name: str, password_stdin: bool
+) -> None:
     """Create a staff account; 2FA enrolment happens at its first login."""
     password = _read_password(password_stdin)
     try:
+        offices = [office_or_error(slug) for slug in office_slugs]
         user = create_user(
-            email, role=role, password=password, display_name=display_name, actor="cli"
+            email,
+            role=role,
+            password=password,
+            display_name=display_name,
+            actor="cli",
+            offices=offices,
         )
     except ValueError as exc:
         db.session.rollback()
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     db.session.commit()
-    click.echo(f"created {user.email} ({user.role})")
+    click.echo(f"created {user.email} ({_roles_text(user)})")
+
+
+def _roles_text(user: User) -> str:
+    """admin, supervisor, or each office's role as role@office-slug."""
+    if user.role != STAFF:
+        return user.role
+    return ", ".join(f"{m.role}@{m.office.slug}" for m in user.memberships)
 
 
 @users_cli.command("list")
@@ -48,7 +71,7 @@ def list_command() -> None:
         state = "active" if user.active else "disabled"
         two_fa = "2fa" if user.has_totp else "no-2fa"
         last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "-"
-        click.echo(f"{user.email}\t{user.role}\t{state}\t{two_fa}\t{last}")
+        click.echo(f"{user.email}\t{_roles_text(user)}\t{state}\t{two_fa}\t{last}")
 
 
 def _user_or_exit(email: str) -> User:

@@ -7,19 +7,29 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
+from portal.offices.models import Office
 from portal.workdays import as_utc, utcnow
 
-ROLES = ("admin", "editor", "triager", "viewer")
+# Roles held for the whole deployment (User.role) ...
+GLOBAL_ROLES = ("admin", "supervisor")
+# ... and roles held per office (Membership.role); such users have User.role == "staff".
+OFFICE_ROLES = ("editor", "triager", "viewer")
+ROLES = (*GLOBAL_ROLES, *OFFICE_ROLES)
+STAFF = "staff"
 ROLE_LABELS = {
     "admin": _l("管理员"),
+    "supervisor": _l("巡察办督查"),
     "editor": _l("编辑"),
     "triager": _l("办理人员"),
     "viewer": _l("只读"),
+    "staff": _l("单位工作人员"),
 }
+# What a supervisor may do in every office: read, never write.
+SUPERVISOR_OFFICE_ROLES = frozenset({"viewer"})
 
 
 def new_session_token() -> str:
@@ -50,6 +60,10 @@ class User(UserMixin, Model):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
 
@@ -63,7 +77,26 @@ class User(UserMixin, Model):
 
     @property
     def role_label(self) -> str:
-        return str(ROLE_LABELS.get(self.role, self.role))
+        if self.role != STAFF:
+            return str(ROLE_LABELS.get(self.role, self.role))
+        return "；".join(m.label for m in self.memberships) or str(ROLE_LABELS[STAFF])
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """Every role this user holds anywhere: the global one and each office's."""
+        if self.role == "supervisor":
+            return frozenset({"supervisor"}) | SUPERVISOR_OFFICE_ROLES
+        if self.role == STAFF:
+            return frozenset(m.role for m in self.memberships)
+        return frozenset({self.role})
+
+    def office_roles(self, office_id: int | None) -> frozenset[str]:
+        """The roles this user holds in one office (admin: all; supervisor: read-only)."""
+        if self.role == "admin":
+            return frozenset(OFFICE_ROLES)
+        if self.role == "supervisor":
+            return SUPERVISOR_OFFICE_ROLES
+        return frozenset(m.role for m in self.memberships if m.office_id == office_id)
 
     @property
     def actor(self) -> str:
@@ -71,7 +104,28 @@ class User(UserMixin, Model):
         return f"user:{self.id}:{self.email}"
 
     def has_role(self, *roles: str) -> bool:
-        return self.role == "admin" or self.role in roles
+        """Holds one of ``roles`` somewhere (admin holds every role)."""
+        return self.role == "admin" or not self.roles.isdisjoint(roles)
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and as_utc(self.locked_until) > now
+
+
+class Membership(Model):
+    """One office role of one user: editor, triager or viewer of that office."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "office_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    office: Mapped[Office] = relationship(lazy="joined")
+
+    @property
+    def label(self) -> str:
+        return f"{self.office.display_name}·{ROLE_LABELS.get(self.role, self.role)}"

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
 from portal import audit
 from portal.extensions import db
+from portal.offices.models import Office
+from portal.offices.service import default_office
 from portal.staff import totp
 from portal.staff.auth import end_all_sessions, find_user
-from portal.staff.models import ROLES, User, utcnow
+from portal.staff.models import GLOBAL_ROLES, ROLES, STAFF, Membership, User, utcnow
 from portal.staff.passwords import hash_password, password_problems, verify_password
 
 
 def create_user(
-    email: str, *, role: str, password: str, display_name: str = "", actor: str | None = None
+    email: str,
+    *,
+    role: str,
+    password: str,
+    display_name: str = "",
+    actor: str | None = None,
+    offices: Sequence[Office] = (),
 ) -> User:
-    """Create an account (caller commits). ValueError names the rule that was broken."""
+    """Create an account (caller commits). ValueError names the rule that was broken.
+
+    admin and supervisor hold their role everywhere; editor, triager and viewer hold it in
+    ``offices`` (the default office when none is named)."""
     email = email.strip().lower()
     if role not in ROLES:
         raise ValueError(f"未知角色 {role!r}，可选：{', '.join(ROLES)}")
+    if role in GLOBAL_ROLES and offices:
+        raise ValueError("管理员和巡察办督查角色不属于某个单位，不能指定单位。")
     if "@" not in email:
         raise ValueError("邮箱格式不正确。")
     if find_user(email) is not None:
@@ -29,9 +44,12 @@ def create_user(
     user = User(
         email=email,
         display_name=display_name or email.split("@")[0],
-        role=role,
+        role=role if role in GLOBAL_ROLES else STAFF,
         password_hash=hash_password(password),
     )
+    if role not in GLOBAL_ROLES:
+        for office in offices or [default_office()]:
+            user.memberships.append(Membership(office_id=office.id, role=role))
     db.session.add(user)
     db.session.flush()
     audit.record(
@@ -39,9 +57,37 @@ def create_user(
         object_type="user",
         object_id=user.id,
         actor=actor,
-        details={"email": email, "role": role},
+        details={
+            "email": email,
+            "role": role,
+            "offices": [m.office_id for m in user.memberships],
+        },
     )
     return user
+
+
+def set_membership(user: User, office: Office, role: str | None, *, actor: str | None) -> None:
+    """Give ``user`` ``role`` in ``office`` (None removes it); ends the user's sessions so the
+    new scope applies at once. Caller commits."""
+    if user.role in GLOBAL_ROLES:
+        raise ValueError("管理员和巡察办督查角色不属于某个单位。")
+    if role is not None and role not in ROLES[len(GLOBAL_ROLES) :]:
+        raise ValueError(f"未知角色 {role!r}")
+    current = next((m for m in user.memberships if m.office_id == office.id), None)
+    if role is None and current is not None:
+        user.memberships.remove(current)
+    elif role is not None and current is None:
+        user.memberships.append(Membership(office_id=office.id, role=role))
+    elif current is not None and role is not None:
+        current.role = role
+    end_all_sessions(user)
+    audit.record(
+        "user.membership",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        details={"email": user.email, "office": office.slug, "role": role},
+    )
 
 
 def disable_user(user: User, *, actor: str | None = None) -> None:

@@ -44,6 +44,9 @@ class MailMessage(Model):
     outcome: Mapped[Outcome] = mapped_column(String(20), index=True)
     reason: Mapped[str | None] = mapped_column(String(500))
     code: Mapped[str | None] = mapped_column(String(11))
+    # The office whose mailbox (or address on the shared mailbox) received it; None when
+    # nobody could tell: only the inspection office sees those.
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
     submission_id: Mapped[int | None] = mapped_column(
         ForeignKey("submissions.id", ondelete="SET NULL"), index=True
     )
