@@ -1,6 +1,10 @@
 """The pure parsers' speed, each against a baseline measured in the same run.
 
-- notice: parse_notice on the seed notice vs. NFC-normalising and splitting its lines;
+- notice: parse_notice on the seed notice, and on the largest notice of tests/data/notices (a
+  page pasted with its website text), vs. NFC-normalising and splitting its lines;
+- notice formats: extract_text on the seed as .txt (GB18030), .docx, PDF and a web page, each vs.
+  the library call underneath (decode; unzip document.xml; pypdf's plain extract_text; lxml's
+  parse and text_content);
 - mail: parse_message over tests/data/mail vs. the standard library's message_from_bytes;
 - mail, 20 MB scan: one message with a base64 attachment vs. base64-decoding it alone;
 - mail, 200 MB: quarantined by size vs. reading its headers with the standard library;
@@ -31,10 +35,11 @@ import nh3  # noqa: E402
 
 from portal.intake.mail.parse import parse_message  # noqa: E402
 from portal.intake.sanitize import clean_html, html_to_text  # noqa: E402
-from portal.notices.parse import parse_notice  # noqa: E402
+from portal.notices.parse import extract_text, parse_notice  # noqa: E402
 from portal.triage.routing import Router  # noqa: E402
 
 SEED = ROOT.parent / "shared" / "notices" / "dongguan-procuratorate-2024-02-02.txt"
+NOTICES = ROOT / "tests" / "data" / "notices"
 MAIL = ROOT / "tests" / "data" / "mail"
 RESULTS = ROOT / "bench" / "results"
 
@@ -63,6 +68,65 @@ def notice_figures(figures: dict[str, object]) -> None:
         best_of(lambda: unicodedata.normalize("NFC", text).splitlines(), 20),
         figures,
     )
+    mine = [path for path in NOTICES.glob("*.txt") if not path.name.startswith("heldout-")]
+    largest = max(mine, key=lambda path: path.stat().st_size)
+    big = largest.read_text(encoding="utf-8")
+    pair(
+        f"notice: {largest.stem[:24]}",
+        best_of(lambda: parse_notice(big), 20),
+        best_of(lambda: unicodedata.normalize("NFC", big).splitlines(), 20),
+        figures,
+    )
+
+
+def _seed_files(text: str) -> dict[str, bytes]:
+    """The seed as each format an editor uploads: plain paragraphs, no numbering tricks."""
+    import io
+
+    import docx
+
+    document = docx.Document()
+    for line in text.splitlines():
+        document.add_paragraph(line)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    paragraphs = "".join(f"<p>{line}</p>" for line in text.splitlines())
+    page = (
+        "<html><head><meta charset='utf-8'></head><body><div class='nav'>首页 | 信息公开</div>"
+        f"<div id='zoom'>{paragraphs}</div><div class='footer'>版权所有</div></body></html>"
+    )
+    files = {"txt": text.encode("gb18030"), "docx": buffer.getvalue(), "html": page.encode()}
+    try:
+        from portal.printing import render_pdf
+
+        files["pdf"] = render_pdf(page, [])
+    except (ImportError, OSError):
+        pass
+    return files
+
+
+def format_figures(figures: dict[str, object]) -> None:
+    import io
+    import zipfile
+
+    import lxml.html
+    from pypdf import PdfReader
+
+    files = _seed_files(SEED.read_text(encoding="utf-8"))
+    baselines = {
+        "txt": lambda data: data.decode("gb18030"),
+        "docx": lambda data: zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml"),
+        "pdf": lambda data: [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages],
+        "html": lambda data: lxml.html.document_fromstring(data).text_content(),
+    }
+    for kind, data in files.items():
+        rounds = 3 if kind == "pdf" else 10
+        pair(
+            f"notice format: seed .{kind}",
+            best_of(lambda d=data, k=kind: extract_text(d, f"seed.{k}"), rounds),
+            best_of(lambda d=data, k=kind: baselines[k](d), rounds),
+            figures,
+        )
 
 
 def mail_figures(figures: dict[str, object]) -> None:
@@ -139,6 +203,7 @@ def routing_figures(figures: dict[str, object]) -> None:
 def main() -> int:
     figures: dict[str, object] = {}
     notice_figures(figures)
+    format_figures(figures)
     mail_figures(figures)
     html_figures(figures)
     routing_figures(figures)

@@ -16,6 +16,7 @@ SCRIPTS = [
     "intake_submit.py",
     "triage_queue.py",
     "load.py",
+    "offices_scale.py",  # seeds 10 M submissions first: hours on a small machine
 ]
 
 

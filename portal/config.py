@@ -112,3 +112,6 @@ class Defaults:
     NOTICE_PAGE_MAX_AGE = 60.0
     # The queue's counts per status are recomputed at most this often per filter (seconds).
     QUEUE_COUNTS_TTL = 10.0
+    # The supervisor's oversight figures are recomputed when older than this (seconds), in the
+    # background; `flask oversight refresh` from cron keeps them fresh on a large deployment.
+    OVERSIGHT_MAX_AGE = 300.0

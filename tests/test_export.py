@@ -194,3 +194,77 @@ def test_staff_ledger_download_is_audited(app: Flask, dataset: Dataset, staff_lo
         assert event.details["rows"] == 6 and event.details["from"] == "2024-03-01"
         assert audit.verify().ok
     assert client.get("/staff/ledger.xlsx?from=yesterday").status_code == 400
+
+
+# --- offices -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_offices(app: Flask, seed_text: str, make_user: Any) -> Any:
+    from tests.test_oversight import build_offices
+
+    return build_offices(app, seed_text, make_user("admin"))
+
+
+def test_export_of_one_office_with_its_name_in_every_row(two_offices: Any, runner: Any) -> None:
+    codes = two_offices.codes
+    rows = json.loads(_export(runner, "--format", "json", "--office", "b").output)
+    assert [r["code"] for r in rows] == [codes["b1"], codes["b2"]]
+    assert "office" not in rows[0]  # the JSON contract is `show --json`'s, unchanged
+    everything = list(csv.DictReader(io.StringIO(_export(runner, "--format", "csv").output)))
+    offices = {r["code"]: r["office"] for r in everything}
+    assert offices[codes["a1"]] == "甲单位" and offices[codes["b1"]] == "乙单位"
+    assert offices[codes["u1"]] == ""  # unrouted: no office answers it yet
+    main = list(
+        csv.DictReader(io.StringIO(_export(runner, "--format", "csv", "--office", "main").output))
+    )
+    assert {r["office"] for r in main} == {"甲单位"}
+    assert len(main) == 6  # a1..a6, spam included as ever
+
+
+def test_xlsx_has_an_office_column_and_the_summary_of_that_office(
+    two_offices: Any, runner: Any
+) -> None:
+    from tests.test_oversight import B_FINDING
+
+    result = runner.invoke(args=["submissions", "export", "--format", "xlsx", "--office", "b"])
+    assert result.exit_code == 0
+    book = openpyxl.load_workbook(io.BytesIO(result.stdout_bytes), read_only=True)
+    rows = list(book["台账"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("回执编号", "单位", "公示")
+    assert [(r[0], r[1]) for r in rows[1:]] == [
+        (two_offices.codes["b1"], "乙单位"),
+        (two_offices.codes["b2"], "乙单位"),
+    ]
+    titles = [r[1] for r in book["汇总"].iter_rows(min_row=2, values_only=True)]
+    assert B_FINDING in titles
+    assert "执行议事规则不严格" not in titles  # A's finding 3: not B's summary
+
+
+def test_unknown_office_fails_in_chinese(two_offices: Any, runner: Any) -> None:
+    result = runner.invoke(args=["submissions", "export", "--office", "nope"])
+    assert result.exit_code == 1
+    assert "没有网址名为 nope 的单位" in result.output
+
+
+def test_ledger_download_holds_the_readers_offices_only(
+    app: Flask, two_offices: Any, staff_login: Any, make_user: Any
+) -> None:
+    codes = two_offices.codes
+
+    def ledger_codes(client: Any, query: str = "") -> set[str]:
+        response = client.get(f"/staff/ledger.xlsx{query}")
+        assert response.status_code == 200
+        book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
+        return {r[0] for r in book["台账"].iter_rows(min_row=2, values_only=True)}
+
+    a_codes = {codes[n] for n in ("a1", "a2", "a3", "a4", "a5", "a6")}
+    b_codes = {codes["b1"], codes["b2"]}
+    triager = staff_login("triager")
+    assert ledger_codes(triager) == a_codes
+    assert triager.get(f"/staff/ledger.xlsx?office={two_offices.b}").status_code == 404
+    both = staff_login("viewer", user=make_user("viewer", offices=["main", "b"]))
+    assert ledger_codes(both) == a_codes | b_codes  # not the unrouted one
+    assert ledger_codes(both, f"?office={two_offices.b}") == b_codes
+    supervisor = staff_login("supervisor")
+    assert ledger_codes(supervisor) == a_codes | b_codes | {codes["u1"]}

@@ -172,13 +172,15 @@ def _asciify(value: Any, label: str) -> Any:
 
 
 def _asciify_notice_content(app: Flask) -> None:
-    """Replace every Chinese value the notice import stored with ASCII (content stays content)."""
+    """Replace every Chinese value the notice import stored, and the offices' names, with ASCII
+    (content stays content)."""
     from portal.caching import clear_all
     from portal.notices import models
+    from portal.offices import models as office_models
 
     with app.app_context():
         for mapper in _db.Model.registry.mappers:
-            if mapper.class_.__module__ != models.__name__:
+            if mapper.class_.__module__ not in (models.__name__, office_models.__name__):
                 continue
             columns = [
                 c

@@ -1,8 +1,11 @@
-"""`flask mail fetch` against a real Dovecot: nothing missed, nothing doubled, one fetcher."""
+"""`flask mail fetch` against a real Dovecot: nothing missed, nothing doubled, one fetcher per
+mailbox; the shared mailbox and every office's own read in one pass."""
 
 from __future__ import annotations
 
+import re
 import threading
+from collections import Counter
 from email.message import EmailMessage
 from typing import Any
 
@@ -12,10 +15,13 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.intake.mail.imap import FetcherBusy, acquire_lock, fetch_once
-from portal.intake.mail.models import MailboxState
+from portal.intake import office_routing
+from portal.intake.mail.imap import FetcherBusy, acquire_lock, fetch_once, release_lock
+from portal.intake.mail.mailboxes import Mailbox
+from portal.intake.mail.models import FetcherLock, MailboxState
 from portal.intake.models import Submission
 from tests.fixtures.dovecot import Dovecot
+from tests.fixtures.intake import TwoOffices
 
 
 @pytest.fixture
@@ -133,9 +139,11 @@ def test_a_second_fetcher_refuses_while_one_runs(
     assert report.ok and submissions(app) == 60
 
     with app.app_context():
-        assert acquire_lock("a-fetcher-on-another-host")
+        mailbox = Mailbox.shared(app.config)
+        assert mailbox is not None
+        assert acquire_lock("a-fetcher-on-another-host", mailbox.lock_name)
     result = runner.invoke(args=["mail", "fetch", "--once"])
-    assert result.exit_code != 0
+    assert result.exit_code == 3
     assert "another fetcher is running" in result.output
 
 
@@ -191,3 +199,110 @@ def test_loop_stops_gracefully_on_sigterm(
             proc.kill()
     assert proc.returncode == 0, err
     assert "recorded 3" in out and "stopped" in err
+
+
+# --- a mailbox per office ----------------------------------------------------------------------
+
+OFFICE_PASSWORDS = {"main": "pw-office-a", "b": "pw-office-b"}
+RECORDED_LINE = re.compile(r"^recorded [0-9A-Z]{5}-[0-9A-Z]{5}$", re.M)
+
+
+def office_mail(count: int, tag: str, to: str) -> list[bytes]:
+    out = []
+    for n in range(count):
+        msg = EmailMessage()
+        msg["From"] = f"市民 <{tag}{n}@example.cn>"
+        msg["To"] = to
+        msg["Subject"] = "对整改工作的意见"
+        msg["Date"] = "Tue, 06 Feb 2024 10:00:00 +0800"
+        msg["Message-ID"] = f"<{tag}-{n}@example.cn>"
+        msg.set_content(f"第{n}封来信：整改情况与实际不符，请核实。")
+        out.append(msg.as_bytes())
+    return out
+
+
+def give_mailbox(app: Flask, dovecot: Dovecot, slug: str, user: str, password: str) -> None:
+    from portal.offices.service import create_office, office_by_slug
+
+    with app.app_context():
+        office = office_by_slug(slug) or create_office(slug, name=f"{slug}单位")
+        office.imap_host, office.imap_port = dovecot.host, dovecot.port
+        office.imap_user, office.imap_password = user, password
+        office.imap_ssl, office.imap_starttls = False, False
+        db.session.commit()
+
+
+def offices_of_submissions(app: Flask) -> Counter[int | None]:
+    with app.app_context():
+        return Counter(db.session.scalars(select(Submission.office_id)))
+
+
+def test_every_office_mailbox_and_the_shared_one_each_under_its_own_lease(
+    app: Flask,
+    dovecot: Dovecot,
+    runner: FlaskCliRunner,
+    two_offices: TwoOffices,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(office_routing, "_guessers", [])
+    for slug, password in OFFICE_PASSWORDS.items():
+        dovecot.add_user(f"office-{slug}", password)
+        give_mailbox(app, dovecot, slug, f"office-{slug}", password)
+    give_mailbox(app, dovecot, "c", "office-c", "wrong password")  # a broken mailbox
+    dovecot.append(office_mail(2, "to-b", two_offices.b_address))  # shared: routed to B
+    dovecot.append(office_mail(1, "unsure", "xunchaban@feedback.example"))  # nobody's
+    dovecot.append(office_mail(3, "a", "anyone@feedback.example"), user="office-main",
+                   password=OFFICE_PASSWORDS["main"])  # fmt: skip
+    dovecot.append(office_mail(2, "b", two_offices.a_address), user="office-b",
+                   password=OFFICE_PASSWORDS["b"])  # fmt: skip
+
+    result = runner.invoke(args=["mail", "fetch", "--once"])
+    assert result.exit_code == 1, result.output  # office c's mailbox failed...
+    assert len(RECORDED_LINE.findall(result.output)) == 8  # ...and every other message came in
+    assert "fetched 3 from INBOX" in result.output
+    assert "fetched 3 from main/INBOX" in result.output
+    assert "fetched 2 from b/INBOX" in result.output
+    assert "c/INBOX" in result.output and "cannot connect" in result.output
+    # The shared mailbox's mail was routed; each office's own mailbox's mail is that office's.
+    assert offices_of_submissions(app) == {two_offices.a: 3, two_offices.b: 4, None: 1}
+    with app.app_context():
+        states = {s.username: s.last_uid for s in db.session.scalars(select(MailboxState))}
+        assert states == {"portal": 3, "office-main": 3, "office-b": 2}
+        locks = list(db.session.scalars(select(FetcherLock)))
+        assert len({lock.name for lock in locks}) == 4 and all(
+            lock.holder is None for lock in locks
+        )
+        from portal.offices.service import office_by_slug
+
+        office_by_slug("c").active = False  # type: ignore[union-attr]
+        db.session.commit()
+
+    # Office A's mailbox is being read on another host: the others are still read.
+    with app.app_context():
+        from portal.intake.mail.mailboxes import configured_mailboxes
+
+        lock_of = {m.label: m.lock_name for m in configured_mailboxes(app.config)}
+        assert acquire_lock("another-host", lock_of["main/INBOX"])
+    dovecot.append(office_mail(1, "a2", "x@example.cn"), user="office-main",
+                   password=OFFICE_PASSWORDS["main"])  # fmt: skip
+    dovecot.append(office_mail(1, "b2", "x@example.cn"), user="office-b",
+                   password=OFFICE_PASSWORDS["b"])  # fmt: skip
+    dovecot.append(office_mail(1, "shared2", two_offices.b_address))
+    busy = runner.invoke(args=["mail", "fetch", "--once"])
+    assert busy.exit_code == 3, busy.output
+    assert "main/INBOX: another fetcher is running" in busy.output
+    assert len(RECORDED_LINE.findall(busy.output)) == 2
+    assert offices_of_submissions(app) == {two_offices.a: 3, two_offices.b: 6, None: 1}
+
+    only_a = runner.invoke(args=["mail", "fetch", "--once", "--office", "main"])
+    assert only_a.exit_code == 3 and "another fetcher is running" in only_a.output
+    with app.app_context():
+        release_lock("another-host", lock_of["main/INBOX"])
+    only_a = runner.invoke(args=["mail", "fetch", "--once", "--office", "main"])
+    assert only_a.exit_code == 0, only_a.output
+    assert len(RECORDED_LINE.findall(only_a.output)) == 1 and "b/INBOX" not in only_a.output
+    assert offices_of_submissions(app) == {two_offices.a: 4, two_offices.b: 6, None: 1}
+
+    for slug in ("nope", "c"):  # unknown; no longer active
+        refused = runner.invoke(args=["mail", "fetch", "--once", "--office", slug])
+        assert refused.exit_code == 2 and slug in refused.output, refused.output

@@ -232,6 +232,40 @@ def _roles_come_back(conn: Connection, tables: MetaData, before: Rows) -> None:
     assert _roles_by_email(conn, tables) == {u["email"]: u["role"] for u in before["users"]}
 
 
+def _oversight_snapshot_starts_empty(conn: Connection, tables: MetaData, _before: Rows) -> None:
+    """0005 adds the oversight snapshot and its lease, empty: a refresh computes them."""
+    for name in ("oversight_figures", "oversight_leases"):
+        assert conn.execute(select(tables.tables[name])).all() == [], name
+
+
+def _row_security_tables(conn: Connection) -> set[str]:
+    if conn.dialect.name != "postgresql":
+        return set()
+    return set(
+        conn.scalars(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
+                "WHERE c.relrowsecurity AND c.relforcerowsecurity "
+                "AND p.policyname = 'portal_office_scope'"
+            )
+        )
+    )
+
+
+def _rows_guarded_by_office(conn: Connection, _tables: MetaData, _before: Rows) -> None:
+    """0006 changes no row; on PostgreSQL the submission tables get their office policy."""
+    guarded = {
+        "submissions", "mail_messages", "submission_findings", "follow_ups", "attachments",
+        "status_changes", "triage_notes", "assignments", "referrals", "duplicate_links",
+        "replies", "outbox",
+    }  # fmt: skip
+    assert _row_security_tables(conn) == (guarded if conn.dialect.name == "postgresql" else set())
+
+
+def _no_policy_left(conn: Connection, _tables: MetaData, _before: Rows) -> None:
+    assert _row_security_tables(conn) == set()
+
+
 # Keyed by revision id: every revision says here what its upgrade does to existing rows.
 REVISIONS: dict[str, RevisionData] = {
     "0001_initial": RevisionData(_audit_chain_starts),
@@ -248,6 +282,8 @@ REVISIONS: dict[str, RevisionData] = {
         rewrites=frozenset({"users"}),
         downgraded=_roles_come_back,
     ),
+    "0005_oversight": RevisionData(_oversight_snapshot_starts_empty),
+    "0006_row_security": RevisionData(_rows_guarded_by_office, downgraded=_no_policy_left),
 }
 
 

@@ -7,6 +7,7 @@ import io
 import re
 import zlib
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -268,3 +269,155 @@ def pdf_objects(data: bytes) -> bytes:
         except zlib.error:
             continue
     return b"\n".join(parts)
+
+
+# --- notices per office --------------------------------------------------------------------------
+
+B_TEXT = (Path(__file__).parent / "data" / "notices" / "b-compact-straight-quotes.txt").read_text(
+    encoding="utf-8"
+)
+B_SLUG = "nanhai-b"
+# Every page and action about one notice: another office's notice must answer 404 on each.
+SLUG_PAGES = [
+    ("GET", "/staff/notices/{slug}"),
+    ("GET", "/staff/notices/{slug}/revise"),
+    ("POST", "/staff/notices/{slug}/revise"),
+    ("POST", "/staff/notices/{slug}/publish"),
+    ("POST", "/staff/notices/{slug}/withdraw"),
+    ("GET", "/staff/notices/{slug}/revisions/1"),
+    ("POST", "/staff/notices/{slug}/findings/1/status"),
+    ("POST", "/staff/notices/{slug}/window"),
+    ("GET", "/staff/notices/{slug}/poster"),
+    ("GET", "/staff/notices/{slug}/poster.pdf"),
+]
+
+
+@pytest.fixture
+def office_b(app: Flask) -> int:
+    """A second office with a published notice in round r5 (office A is the default one)."""
+    from portal.notices.service import import_notice, set_finding_status
+    from portal.offices.service import create_office, create_round
+
+    with app.app_context():
+        office = create_office("nanhai", name="南海区教育局", short_name="南海教育")
+        found = create_round("r5", name="第五轮巡察")
+        create_round("r6", name="第六轮巡察")
+        notice = import_notice(B_TEXT, slug=B_SLUG, publish=True, office=office, round_=found)
+        finding = notice.notice.findings[0]
+        set_finding_status(
+            finding, status="已完成", effective_on=datetime(2024, 3, 1).date(), note="", actor="t"
+        )
+        _db.session.commit()
+        return office.id
+
+
+def test_an_editor_lists_and_opens_only_the_notices_of_its_offices(
+    editor: Any, office_b: int, published_notice: str
+) -> None:
+    listing = editor.get("/staff/notices/").get_data(as_text=True)
+    assert f"/staff/notices/{published_notice}" in listing
+    assert B_SLUG not in listing and "南海" not in listing
+    for method, template in SLUG_PAGES:
+        url = template.format(slug=B_SLUG)
+        if method == "GET":
+            response = editor.get(url)
+        else:
+            response = form_post(editor, url, {"note": "x"}, form_url="/staff/notices/")
+        assert response.status_code == 404, (method, url, response.status_code)
+
+
+def test_reading_an_office_without_editing_it_is_a_403(
+    app: Flask, staff_login: Any, make_user: Any, office_b: int, published_notice: str
+) -> None:
+    from portal.offices.service import office_by_slug
+    from portal.staff.models import User
+    from portal.staff.service import set_membership
+
+    user = make_user("editor")  # editor of the default office
+    with app.app_context():
+        row = _db.session.get(User, user.id)
+        set_membership(row, office_by_slug("nanhai"), "viewer", actor="test")
+        _db.session.commit()
+    client = staff_login("editor", user=user)
+    assert client.get(f"/staff/notices/{B_SLUG}").status_code == 403
+    assert client.get(f"/staff/notices/{published_notice}").status_code == 200
+
+
+def test_the_list_shows_office_round_and_finding_status_counts(
+    app: Flask, staff_login: Any, office_b: int, published_notice: str
+) -> None:
+    from collections import Counter
+
+    with app.app_context():
+        notice = _db.session.scalar(select(Notice).where(Notice.slug == B_SLUG))
+        expected = Counter(f.status or "未标注" for f in notice.findings if f.active)
+    assert expected["已完成"] >= 1 and len(expected) >= 2  # the test means something
+    admin = staff_login("admin")
+    html = admin.get("/staff/notices/").get_data(as_text=True)
+    row = html.split(f"/staff/notices/{B_SLUG}")[1].split("</tr>")[0]
+    assert '<td class="notice-office">南海教育</td>' in row
+    assert '<td class="notice-round">第五轮巡察</td>' in row
+    badges = re.findall(r'<span class="badge status-badge">([^<]+) (\d+)</span>', row)
+    assert {status: int(n) for status, n in badges} == expected
+    assert badges[-1][0] == "未标注" or "未标注" not in expected  # no status yet comes last
+    seed_row = html.split(f"/staff/notices/{published_notice}")[1].split("</tr>")[0]
+    assert '<td class="notice-office">巡察整改办公室</td>' in seed_row
+    assert '<td class="notice-round">—</td>' in seed_row
+
+
+def test_the_new_form_offers_only_the_editors_offices(
+    app: Flask, staff_login: Any, make_user: Any, office_b: int, seed_text: str
+) -> None:
+    one = staff_login("editor")
+    form = one.get("/staff/notices/new").get_data(as_text=True)
+    options = re.findall(
+        r"<option([^>]*)>([^<]+)</option>", form.split('name="office"')[1].split("</select>")[0]
+    )
+    assert [label for _attrs, label in options] == ["巡察整改办公室"]
+    assert "selected" in options[0][0]  # the only office is preselected
+    assert "第五轮巡察" in form and "第六轮巡察" in form
+    # A forged office id (office B's) is refused in Chinese and the typed text is kept.
+    forged = form_post(
+        one,
+        "/staff/notices/new",
+        {"text": seed_text, "slug": "forged", "step": "save", "office": str(office_b)},
+    )
+    assert forged.status_code == 400
+    body = forged.get_data(as_text=True)
+    assert "请选择您负责的单位。" in body and "东莞市人民检察院" in body
+    with app.app_context():
+        assert _db.session.scalar(select(Notice).where(Notice.slug == "forged")) is None
+
+
+def test_an_editor_of_two_offices_imports_into_the_chosen_office_and_round(
+    app: Flask, staff_login: Any, make_user: Any, office_b: int, seed_text: str
+) -> None:
+    user = make_user("editor", offices=["main", "nanhai"])
+    client = staff_login("editor", user=user)
+    form = client.get("/staff/notices/new").get_data(as_text=True)
+    select_html = form.split('name="office"')[1].split("</select>")[0]
+    assert "南海区教育局" in select_html and "selected" not in select_html  # a real choice
+    data = {"text": seed_text, "slug": "dg-b", "office": str(office_b), "round": "r6"}
+    preview = form_post(client, "/staff/notices/new", {**data, "step": "preview"})
+    html = preview.get_data(as_text=True)
+    assert '<dd class="preview-office">南海区教育局</dd>' in html
+    assert '<dd class="preview-round">第六轮巡察</dd>' in html
+    saved = form_post(client, "/staff/notices/new", {**data, "step": "save"})
+    assert saved.status_code == 302
+    notice = notice_row(app, "dg-b")
+    with app.app_context():
+        row = _db.session.get(Notice, notice.id)
+        assert row.office_id == office_b and row.round.slug == "r6"
+    # Revising keeps the office and may change or clear the round.
+    revise = {"text": seed_text, "round": "", "step": "save"}
+    assert form_post(client, "/staff/notices/dg-b/revise", revise).status_code == 302
+    with app.app_context():
+        row = _db.session.get(Notice, notice.id)
+        assert row.office_id == office_b and row.round_id is None
+    assert "notice.round" in logged_actions(app)
+
+
+def test_a_supervisor_is_not_an_editor(staff_login: Any, office_b: int) -> None:
+    supervisor = staff_login("supervisor")
+    assert supervisor.get("/staff/notices/").status_code == 403
+    assert supervisor.get(f"/staff/notices/{B_SLUG}").status_code == 403

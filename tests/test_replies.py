@@ -166,24 +166,29 @@ def test_rejected_publication_never_appears(
 
 
 def test_lower_roles_get_403(app: Flask, published_notice: str, staff_login: Any) -> None:
-    receipt = _record(app, published_notice)
-    viewer = staff_login("viewer")
-    assert viewer.get(f"/staff/submissions/{receipt.code}/reply").status_code == 403
-    token_page = viewer.get("/staff/account").get_data(as_text=True)
     from tests.conftest import csrf_token_from
 
-    token = csrf_token_from(token_page)
-    posted = viewer.post(
-        f"/staff/submissions/{receipt.code}/reply", data={"body": "x", "csrf_token": token}
-    )
-    assert posted.status_code == 403
+    receipt = _record(app, published_notice)
+    viewer = staff_login("viewer")
+    supervisor = staff_login("supervisor")  # reads every office, answers for none
+    for reader in (viewer, supervisor):
+        assert reader.get(f"/staff/submissions/{receipt.code}").status_code == 200
+        assert reader.get(f"/staff/submissions/{receipt.code}/reply").status_code == 403
+        token = csrf_token_from(reader.get("/staff/account").get_data(as_text=True))
+        posted = reader.post(
+            f"/staff/submissions/{receipt.code}/reply", data={"body": "x", "csrf_token": token}
+        )
+        assert posted.status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(Reply)) is None
 
     triager = staff_login("triager")
     _reply(triager, receipt.code, "答复内容。", publish=True)
     with app.app_context():
         reply_id = db.session.scalar(select(Reply.id))
-    assert triager.get("/staff/replies/pending").status_code == 403
-    for client in (triager, viewer):
+    for client in (triager, supervisor):
+        assert client.get("/staff/replies/pending").status_code == 403
+    for client in (triager, viewer, supervisor):
         token = csrf_token_from(client.get("/staff/account").get_data(as_text=True))
         for action in ("approve", "reject"):
             url = f"/staff/replies/{reply_id}/{action}"

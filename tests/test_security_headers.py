@@ -29,6 +29,7 @@ def check_headers(response: Any, url: str) -> None:
 def test_every_public_response_carries_the_headers(client: Any, published_notice: str) -> None:
     urls = [
         "/",
+        "/offices/main",
         f"/notices/{published_notice}",
         f"/notices/{published_notice}.json",
         "/notices.atom",
@@ -49,6 +50,9 @@ def test_every_staff_response_carries_the_headers(staff_login: Any, published_no
         "/staff/",
         "/staff/account",
         "/staff/users",
+        "/staff/offices",
+        "/staff/offices/main",
+        "/staff/rounds",
         "/staff/audit/",
         "/staff/notices/",
         "/staff/notices/new",

@@ -23,6 +23,10 @@ def user_row(app: Flask, email: str) -> User | None:
         return user
 
 
+def roles_at(user: User) -> set[tuple[str, str]]:
+    return {(m.role, m.office.slug) for m in user.memberships}
+
+
 def logged_actions(app: Flask) -> list[str]:
     with app.app_context():
         return list(_db.session.scalars(select(Event.action).order_by(Event.seq)))
@@ -35,7 +39,10 @@ def test_create_with_password_on_stdin_then_log_in(app: Flask, runner: Any) -> N
     )
     assert result.exit_code == 0, result.output
     user = user_row(app, "li.ming@office.cn")
-    assert user is not None and user.role == "triager"
+    # An office role: held in the default office, since no --office was given.
+    assert user is not None and user.role == "staff"
+    assert roles_at(user) == {("triager", "main")}
+    assert result.stdout.strip() == "created li.ming@office.cn (triager@main)"
     assert GOOD not in user.password_hash
     client = app.test_client()
     response = form_post(client, "/staff/login", {"email": "li.ming@office.cn", "password": GOOD})
@@ -83,18 +90,31 @@ def test_create_refuses_weak_passwords_bad_roles_and_duplicates(app: Flask, runn
         input=GOOD + "\n",
     )
     assert first.exit_code == 0 and again.exit_code == 1
-    assert user_row(app, "d@office.cn").role == "viewer"
+    assert roles_at(user_row(app, "d@office.cn")) == {("viewer", "main")}
 
 
-def test_list_shows_every_account(runner: Any, make_user: Any) -> None:
-    users = [make_user("editor"), make_user("viewer", active=False)]
+def test_list_shows_every_account_with_its_roles_per_office(
+    app: Flask, runner: Any, make_user: Any
+) -> None:
+    from portal.offices.service import create_office
+
+    with app.app_context():
+        create_office("b", name="乙单位")
+        _db.session.commit()
+    users = [
+        make_user("editor"),
+        make_user("viewer", active=False),
+        make_user("triager", offices=["main", "b"]),
+        make_user("supervisor"),
+    ]
     output = runner.invoke(args=["users", "list"]).output
     lines = output.strip().splitlines()
-    assert len(lines) == 2
-    for user in users:
-        line = next(line for line in lines if line.startswith(user.email))
-        assert user.role in line
-    assert "disabled" in next(line for line in lines if line.startswith(users[1].email))
+    assert len(lines) == 4
+    fields = {line.split("\t")[0]: line.split("\t") for line in lines}
+    assert fields[users[0].email][1] == "editor@main"
+    assert fields[users[1].email][1:3] == ["viewer@main", "disabled"]
+    assert set(fields[users[2].email][1].split(", ")) == {"triager@main", "triager@b"}
+    assert fields[users[3].email][1] == "supervisor"
 
 
 def test_disable_stops_logins_and_open_sessions(app: Flask, runner: Any, staff_login: Any) -> None:

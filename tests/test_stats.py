@@ -92,3 +92,30 @@ def test_notice_page_shows_public_stats_without_personal_data(
     # Finding 1: 3 received (spam not counted), 2 replied -> 67%, median 7 days.
     assert "<td>3</td>" in block and "67%" in block and "7天" in block
     assert "意见A" not in page and "东莞市某路1号" not in page
+
+
+def test_dashboard_counts_the_readers_offices_only(
+    app: Flask, seed_text: str, make_user: Any, staff_login: Any
+) -> None:
+    from tests.test_oversight import B_FINDING, build_offices
+
+    offices = build_offices(app, seed_text, make_user("admin"))
+    triager = staff_login("triager")
+    page = triager.get("/staff/dashboard").get_data(as_text=True)
+    assert "共 6 条意见" in page  # a1..a6; not B's two, not the unrouted one
+    assert B_FINDING not in page and "乙单位" not in page
+    assert 'name="office"' not in page  # one office: nothing to choose
+    assert f"/staff/report.docx?office={offices.a}" in page
+    assert triager.get(f"/staff/dashboard?office={offices.b}").status_code == 404
+    assert triager.get("/staff/dashboard?notice=b-notice").status_code == 404
+    assert triager.get("/staff/dashboard?office=x").status_code == 404
+
+    both = staff_login("viewer", user=make_user("viewer", offices=["main", "b"]))
+    page = both.get("/staff/dashboard").get_data(as_text=True)
+    assert "共 8 条意见" in page and 'name="office"' in page
+    assert "/staff/report.docx" not in page  # which office? pick one first
+    page = both.get(f"/staff/dashboard?office={offices.b}").get_data(as_text=True)
+    assert "共 2 条意见" in page and B_FINDING in page
+    assert f"/staff/report.docx?office={offices.b}" in page
+    supervisor = staff_login("supervisor").get("/staff/dashboard").get_data(as_text=True)
+    assert "共 9 条意见" in supervisor  # every office and the unrouted one

@@ -19,8 +19,9 @@ from portal.triage.models import DuplicateLink, Referral
 from tests.conftest import form_post
 from tests.fixtures.intake import gen_pdf
 
-READERS = ("admin", "triager", "viewer")
+READERS = ("admin", "supervisor", "triager", "viewer")  # the supervisor reads, never writes
 ACTORS = ("admin", "triager")
+ROUTERS = ("admin", "supervisor")  # the routing desk (test_routing_desk.py)
 CAMPAIGN = (
     "强烈要求查处化工厂偷排污水问题，河道发黑发臭已经三年，群众多次反映无人处理，请开展公益诉讼。"
 )
@@ -60,6 +61,8 @@ def _access_table(code: str, other: str, attachment_id: int) -> list[tuple[str, 
         ("POST", "/staff/queue/bulk", ACTORS),
         ("POST", "/staff/queue/views", READERS),
         ("POST", "/staff/queue/views/999/delete", READERS),
+        ("GET", "/staff/routing", ROUTERS),
+        ("POST", f"{base}/route", ROUTERS),
     ]
 
 
@@ -80,7 +83,7 @@ def test_every_triage_view_is_in_the_access_table(app: Flask, two: Any) -> None:
         rule.endpoint
         for rule in app.url_map.iter_rules()
         if app.view_functions[rule.endpoint].__module__
-        in ("portal.triage.views", "portal.triage.queue_views")
+        in ("portal.triage.views", "portal.triage.queue_views", "portal.triage.routing_views")
     }
     assert mine - covered == set()
 

@@ -1,7 +1,9 @@
-"""The staff queue: filters, counts per status, keyset pages, bulk actions, saved views."""
+"""The staff queue: filters, counts per status, keyset pages, bulk actions, saved views, and the
+one-office user's pages walking the office indexes on PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from portal.extensions import db
 from portal.intake.models import Submission, SubmissionFinding
@@ -168,7 +170,9 @@ def test_no_offset_in_queue_sql(app: Flask) -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["status", "channel", "after", "sort", "from", "notice", "assignee"]),
+        st.sampled_from(
+            ["status", "channel", "after", "sort", "from", "notice", "assignee", "office"]
+        ),
         st.text(max_size=30),
     )
 )
@@ -295,3 +299,60 @@ def test_counts_are_reused_for_a_while_but_the_rows_never_are(app: Flask) -> Non
     assert len(again.rows) == 2  # the rows are always current
     other = queue.page(queue.parse_filter({"channel": "web"}), user_id=None, today=BASE.date())
     assert other.counts == {}  # another filter is counted on its own
+
+
+# --- scale: a one-office user's pages stay on the office indexes ---------------------------
+
+
+def _copies(code: str, a_id: int, b_id: int, n: int) -> None:
+    """n more rows by SQL, one in a hundred A's, the rest B's: A is one office of many, as in
+    a round of dozens of offices, and the table is big enough for the planner to care."""
+    made = ("id", "code", "office_id", "received_at", "reply_due_on", "message_id", "dedupe_key")
+    names = [c.name for c in Submission.__table__.columns if c.name not in made]
+    db.session.execute(
+        text(
+            "INSERT INTO submissions (code, office_id, received_at, reply_due_on, "
+            f"{', '.join(names)}) "
+            "SELECT 'T' || lpad(g::text, 10, '0'), CASE WHEN g % 100 = 0 THEN :a ELSE :b END, "
+            "s.received_at - g * interval '1 minute', s.reply_due_on - g / 7, "
+            f"{', '.join('s.' + c for c in names)} "
+            "FROM submissions s, generate_series(1, :n) g WHERE s.code = :code"
+        ),
+        {"a": a_id, "b": b_id, "n": n, "code": code},
+    )
+    db.session.execute(text("ANALYZE submissions"))
+
+
+def _explain(f: queue.QueueFilter, offices: frozenset[int]) -> str:
+    stmt = queue.rows_statement(f, user_id=None, today=date.today(), offices=offices)
+    compiled = stmt.compile(db.engine, compile_kwargs={"render_postcompile": True})
+    connection = db.session.connection()
+    rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params).scalars()
+    return "\n".join(rows)
+
+
+@pytest.mark.usefixtures("ctx")
+def test_a_one_office_queue_walks_the_office_indexes_on_postgresql(app: Flask) -> None:
+    """EXPLAIN of the queue's own statements for a one-office user, first and deep pages."""
+    from portal.offices.service import create_office, default_office
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the plan checked is PostgreSQL's")
+    a, b = default_office(), create_office("b", name="乙单位")
+    db.session.commit()
+    first_row = db.session.get(Submission, _record(office_id=a.id, received_at=BASE))
+    _copies(first_row.code, a.id, b.id, 20_000)
+    offices = frozenset({a.id})
+    for sort, index in (
+        ("received", "ix_submissions_office_received"),
+        ("due", "ix_submissions_office_due"),
+    ):
+        first = queue.parse_filter({"sort": sort})
+        rows = queue.page(first, user_id=None, today=date.today(), offices=offices, size=100)
+        assert rows.next_cursor is not None
+        deep = queue.parse_filter({"sort": sort, "after": rows.next_cursor})
+        for f in (first, deep):
+            plan = _explain(f, offices)
+            assert index in plan, (sort, f.after, plan)
+            assert not re.search(r"\bSort\b", plan), plan  # the index gives the order
+    db.session.rollback()

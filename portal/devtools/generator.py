@@ -9,7 +9,12 @@ Rows are plain dicts with their ids assigned here; seed.py writes them.
 
 from __future__ import annotations
 
+import bisect
+import hashlib
+import hmac
+import itertools
 import random
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -104,8 +109,28 @@ def code_for(serial: int) -> str:
     return f"{raw[:5]}-{raw[5:]}"
 
 
-def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
+def secret_hash(code: str, secret: str, key: bytes) -> str:
+    """receipts.hash_secret for a code made by code_for and a secret of digits, without the
+    normalising a typed code needs (a tenth of the seed's time otherwise)."""
+    message = f"{code.replace('-', '')}:{secret}".encode()
+    return f"{receipts.HASH_SCHEME}${hmac.new(key, message, hashlib.sha256).hexdigest()}"
+
+
+class Weighted:
+    """Draws keys of a {key: weight} table (precomputed, unlike random.choices per call)."""
+
+    def __init__(self, weights: dict[str, int]) -> None:
+        self.keys = list(weights)
+        self.cumulative = list(itertools.accumulate(weights.values()))
+
+    def draw(self, rng: random.Random) -> str:
+        point = rng.random() * self.cumulative[-1]
+        return self.keys[bisect.bisect_right(self.cumulative, point)]
+
+
+CHANNELS = Weighted(CHANNEL_WEIGHTS)
+STATUSES_OLD = Weighted(STATUS_WEIGHTS_OLD)
+STATUSES_RECENT = Weighted(STATUS_WEIGHTS_RECENT)
 
 
 def body_text(rng: random.Random) -> tuple[str, int]:
@@ -123,6 +148,28 @@ def topic_findings(router: Router) -> list[list[int]]:
     return [[s.number for s in router.suggest(topic, limit=2)] for topic in TOPICS]
 
 
+@dataclass(frozen=True)
+class Target:
+    """A notice submissions may be about, with its office and that office's deadlines."""
+
+    notice_id: int
+    office_id: int | None
+    finding_ids: Sequence[Sequence[int]]  # per topic in TOPICS: ids of the findings it concerns
+    ack_days: int = 3
+    reply_days: int = 15
+
+
+def mail_raw(message_id: str, subject: str | None, body: str, received: datetime) -> bytes:
+    """A small RFC 5322 message as mail ingest keeps it (zlib), for a seeded email row."""
+    text = (
+        f"Message-ID: {message_id}\r\nDate: {received:%a, %d %b %Y %H:%M:%S +0000}\r\n"
+        f"From: citizen@example.cn\r\nSubject: {subject or ''}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body}\r\n"
+    )
+    return zlib.compress(text.encode("utf-8"))
+
+
 @dataclass
 class Batch:
     submissions: list[dict[str, Any]] = field(default_factory=list)
@@ -131,23 +178,37 @@ class Batch:
     replies: list[dict[str, Any]] = field(default_factory=list)
     follow_ups: list[dict[str, Any]] = field(default_factory=list)
     search: list[dict[str, Any]] = field(default_factory=list)
+    mail: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
 class Generator:
-    """Builds rows; ids are assigned here so related rows need no round trip."""
+    """Builds rows; ids are assigned here so related rows need no round trip.
+
+    Each submission goes to one of ``targets``, picked by ``weights`` (None: evenly)."""
 
     rng: random.Random
-    notice_id: int
-    finding_ids: Sequence[Sequence[int]]  # per topic in TOPICS: ids of the findings it concerns
+    targets: Sequence[Target]
     calendar: WorkCalendar
     now: datetime
     next_ids: dict[str, int]
     code_base: int
     secret_key: bytes
-    reply_days: int = 15
-    ack_days: int = 3
+    weights: Sequence[float] | None = None
     _due_cache: dict[tuple[date, int], date] = field(default_factory=dict)
+    _cumulative: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        total = 0.0
+        for weight in self.weights or [1.0] * len(self.targets):
+            total += weight
+            self._cumulative.append(total)
+
+    def _target(self) -> Target:
+        if len(self.targets) == 1:
+            return self.targets[0]
+        point = self.rng.random() * self._cumulative[-1]
+        return self.targets[bisect.bisect_right(self._cumulative, point)]
 
     def _due(self, day: date, workdays: int) -> date:
         key = (day, workdays)
@@ -168,27 +229,30 @@ class Generator:
 
     def _one(self, out: Batch) -> None:
         rng = self.rng
+        target = self._target()
         sid = self._id("submissions")
         received = self.now - timedelta(seconds=rng.randrange(365 * 86400))
         age_days = (self.now - received).days
-        status = _weighted(rng, STATUS_WEIGHTS_OLD if age_days > 21 else STATUS_WEIGHTS_RECENT)
-        channel = _weighted(rng, CHANNEL_WEIGHTS)
+        status = (STATUSES_OLD if age_days > 21 else STATUSES_RECENT).draw(rng)
+        channel = CHANNELS.draw(rng)
         code = code_for(self.code_base + sid)
         secret = receipts.generate_secret()
         body, topic = body_text(rng)
         subject = rng.choice(SUBJECTS) if channel in ("web", "email") else None
         day = local_date(received)
         contact = self._contact(channel)
+        message_id = f"<seed-{code}@mail.example.cn>" if channel == "email" else None
         out.submissions.append(
             {
                 "id": sid,
                 "code": code,
-                "secret_hash": receipts.hash_secret(secret, code=code, key=self.secret_key),
+                "secret_hash": secret_hash(code, secret, self.secret_key),
                 "channel": channel,
                 "status": status,
                 "subject": subject,
                 "body": body,
-                "notice_id": self.notice_id,
+                "notice_id": target.notice_id,
+                "office_id": target.office_id,
                 "received_at": received,
                 "late": False,
                 "anonymous": contact is None,
@@ -196,8 +260,9 @@ class Generator:
                 "contact_name": contact[0] if contact else None,
                 "contact_phone": contact[1] if contact else None,
                 "hold_reason": "验证码服务不可用" if status == "held" else None,
-                "ack_due_on": self._due(day, self.ack_days),
-                "reply_due_on": self._due(day, self.reply_days),
+                "ack_due_on": self._due(day, target.ack_days),
+                "reply_due_on": self._due(day, target.reply_days),
+                "message_id": message_id,
                 "channel_details": {"duration_min": rng.randint(2, 30)}
                 if channel == "phone"
                 else None,
@@ -205,7 +270,9 @@ class Generator:
                 "updated_at": received,
             }
         )
-        self._links(out, sid, channel, received, self.finding_ids[topic])
+        if message_id:
+            self._mail(out, sid, target, message_id, subject, body, received)
+        self._links(out, sid, channel, received, target.finding_ids[topic])
         extra = self._history(out, sid, status, received)
         if rng.random() < 0.05:
             at = min(self.now, received + timedelta(days=rng.randint(1, 20)))
@@ -222,6 +289,37 @@ class Generator:
             )
             extra.append(follow)
         out.search.append({"submission_id": sid, "text": search.build_text(subject, body, extra)})
+
+    def _mail(
+        self,
+        out: Batch,
+        sid: int,
+        target: Target,
+        message_id: str,
+        subject: str | None,
+        body: str,
+        received: datetime,
+    ) -> None:
+        """The inbound mail an email submission was recorded from, in its office."""
+        raw = mail_raw(message_id, subject, body, received)
+        out.mail.append(
+            {
+                "id": self._id("mail_messages"),
+                "message_id": message_id,
+                "dedupe_key": message_id,
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "raw": raw,
+                "size": len(raw),
+                "source": "imap",
+                "outcome": "recorded",
+                "code": out.submissions[-1]["code"],
+                "office_id": target.office_id,
+                "submission_id": sid,
+                "subject": subject,
+                "received_at": received,
+                "release_state": "none",
+            }
+        )
 
     def _contact(self, channel: str) -> tuple[str, str] | None:
         # Few seeded rows carry (encrypted) personal data: encryption is the slow part.

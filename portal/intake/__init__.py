@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal.intake import mail, models  # noqa: F401  (models registers the tables)
+    from portal.intake import bulk_views, mail, models  # noqa: F401  (tables, bulk routes)
     from portal.intake.cli import submissions_cli
     from portal.intake.public_views import bp as public_bp
     from portal.intake.views import bp

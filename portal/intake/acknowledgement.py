@@ -1,25 +1,31 @@
 """The acknowledgement a submitter with an address receives: the receipt code (never the
-secret), when to expect an answer and where to track it. It goes through the outbox, in the
-transaction that records the submission."""
+secret), which office handles it, when to expect an answer and where to track it. It goes
+through the outbox, in the transaction that records the submission."""
 
 from __future__ import annotations
 
 from flask import current_app, render_template
 
 from portal.intake.models import Submission
+from portal.offices.service import ack_workdays, letter_identity, reply_workdays
 from portal.outbox import enqueue
 from portal.workdays import local_date
 
 
 def enqueue_acknowledgement(submission: Submission, *, in_reply_to: str | None = None) -> None:
-    """The zh-CN acknowledgement, in the outbox within the caller's transaction."""
+    """The zh-CN acknowledgement, in the outbox within the caller's transaction.
+
+    It names the office that must answer; an unrouted submission's names the default office
+    as sender and says the opinion is being passed to the office concerned."""
     config = current_app.config
+    office = submission.office
     context = {
         "submission": submission,
         "code": submission.code,
-        "office_name": config.get("OFFICE_NAME", ""),
-        "ack_within": config["ACK_WITHIN_WORKDAYS"],
-        "reply_within": config["REPLY_WITHIN_WORKDAYS"],
+        "office_name": letter_identity(office)["office_name"],
+        "routed": office is not None,
+        "ack_within": ack_workdays(office),
+        "reply_within": reply_workdays(office),
         "reply_due_on": submission.reply_due_on,
         "received_on": local_date(submission.received_at),
         "track_url": config["PUBLIC_BASE_URL"].rstrip("/") + "/track",

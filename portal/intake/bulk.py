@@ -11,7 +11,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -190,8 +190,14 @@ def _read_header(values: Sequence[Any], row: int, preview: BulkPreview) -> list[
 def check_findings(preview: BulkPreview, known: Iterable[int]) -> None:
     """Add an error for each row naming a finding number the chosen notice does not have."""
     allowed = set(known)
+    check_row_findings(preview, lambda _row: allowed)
+
+
+def check_row_findings(preview: BulkPreview, known_for: Callable[[BulkRow], set[int]]) -> None:
+    """The same, each row against its own notice's finding numbers (``known_for(row)``)."""
     header = COLUMN_BY_KEY["findings"].header
     for row in preview.rows:
+        allowed = known_for(row)
         unknown = [n for n in row.findings if n not in allowed]
         if unknown:
             preview.errors.append(

@@ -60,6 +60,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("anonymous", "匿名", False, "“是”表示对方要求匿名，此时不得填写联系方式", "否"),
     Column("subject", "标题", False, "可空，不超过300字", "关于路灯维修", ("主题",)),
     Column("body", "内容", True, "信件转录或电话、来访内容摘要", "……", ("正文", "摘要", "意见")),
+    Column(
+        "notice",
+        "公示",
+        False,
+        "可空：本行针对的公示（网址名或完整标题），须是所选单位的公示；空则为页面上选择的公示",
+        "",
+        ("针对的公示",),
+    ),
     Column("findings", "涉及问题", False, "公示中的问题编号，多个用顿号分隔，如 3、5", "3、5"),
     Column("called_at", "来电时间", False, "仅电话：年-月-日 时:分", "2024-02-20 10:30"),
     Column("duration_min", "通话时长（分钟）", False, "仅电话：整数分钟", "8", ("通话时长",)),
@@ -104,6 +112,8 @@ class BulkRow:
     duration_min: int | None = None
     line: str | None = None
     received_by: str | None = None
+    notice: str | None = None  # the 公示 cell: a notice's slug or title, checked by the service
+    notice_id: int | None = None  # that notice, once the service found it
 
     @property
     def has_contact(self) -> bool:
@@ -272,6 +282,7 @@ def read_row(
         subject=r.text("subject", SUBJECT_MAX),
         received_by=r.text("received_by", NAME_MAX),
         line=r.text("line", 40),
+        notice=r.text("notice", 300),
     )
     _check_contact(r, values)
     _check_channel_details(r, values)

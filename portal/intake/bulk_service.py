@@ -2,6 +2,8 @@
 
 Every row goes through record_submission like a single letter typed in, all rows in ONE
 transaction: a file is imported whole or not at all, and the same file is refused a second time.
+The whole file goes to one office (or is left unrouted); a row may name its own notice (公示
+column), which must be one of that office's.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from portal import audit
 from portal.extensions import db
 from portal.intake import bulk, offline
 from portal.intake.bulk_rows import BulkRow, RowError
 from portal.intake.forms import normalise_phone
+from portal.intake.office_choice import OfficeChoice
 from portal.intake.service import (
     Contact,
     DuplicateSubmission,
@@ -55,32 +59,104 @@ class BulkRowRejected(Exception):
         self.errors = errors
 
 
-def preview_file(data: bytes, filename: str, notice: Notice | None) -> bulk.BulkPreview:
-    """The file read and checked against the chosen notice's findings, errors in file order."""
+def preview_file(
+    data: bytes, filename: str, notice: Notice | None, *, choice: OfficeChoice | None = None
+) -> bulk.BulkPreview:
+    """The file read and checked: each row's notice (the 公示 cell, else ``notice``) must be
+    one of the chosen office's, its findings that notice's; errors in file order."""
     preview = bulk.parse_bulk(data, filename)
-    known = {f.number for f in notice.findings if f.active} if notice else set()
-    bulk.check_findings(preview, known)
+    notices = _row_notices(preview, notice, choice)
+
+    def known(row: BulkRow) -> set[int]:
+        if row.row not in notices:  # its notice is wrong already: one error is enough
+            return set(row.findings)
+        return _finding_numbers(notices[row.row])
+
+    bulk.check_row_findings(preview, known)
     preview.errors.sort(key=lambda e: (e.row, e.column))
     return preview
 
 
+def _finding_numbers(notice: Notice | None) -> set[int]:
+    return {f.number for f in notice.findings if f.active} if notice else set()
+
+
+def _published_notice(text: str) -> Notice | None:
+    """A published notice named by its slug or its exact title."""
+    query = select(Notice).where(Notice.state == "published")
+    found = db.session.scalar(query.where(Notice.slug == text.strip().lower()))
+    if found is None:
+        found = db.session.scalars(query.where(Notice.title == text.strip()).limit(1)).first()
+    return found
+
+
+def _row_notices(
+    preview: bulk.BulkPreview, notice: Notice | None, choice: OfficeChoice | None
+) -> dict[int, Notice | None]:
+    """Each row's notice by row number; a row naming an unknown notice, or one of another
+    office than the file's, gets an error with its row number."""
+    header = bulk.COLUMN_BY_KEY["notice"].header
+    found: dict[int, Notice | None] = {}
+    for row in preview.rows:
+        if not row.notice:
+            found[row.row] = notice
+            continue
+        named = _published_notice(row.notice)
+        problem = _row_notice_problem(named, choice)
+        if problem:
+            preview.errors.append(RowError(row.row, header, problem))
+            continue
+        row.notice_id = named.id if named else None
+        found[row.row] = named
+    return found
+
+
+def _row_notice_problem(named: Notice | None, choice: OfficeChoice | None) -> str | None:
+    if named is None:
+        return _("没有找到这个公示：请填写已发布公示的网址名或完整标题，或留空。")
+    if choice is None:
+        return None
+    if choice.unrouted:
+        return _("本次导入为“待分派”，各行不能指定公示：请留空，或选择承办单位后再导入。")
+    if choice.office is not None and named.office_id != choice.office.id:
+        return _(
+            "公示“%(title)s”属于%(owner)s，不是本次导入所选%(office)s的公示。",
+            title=named.title,
+            owner=named.office.name,
+            office=choice.office.name,
+        )
+    return None
+
+
 def import_rows(
-    rows: list[BulkRow], notice: Notice | None, digest: str, filename: str
+    rows: list[BulkRow],
+    notice: Notice | None,
+    digest: str,
+    filename: str,
+    *,
+    choice: OfficeChoice | None = None,
 ) -> list[Receipt]:
     """Record every row through the one door in ONE transaction: all rows or none.
 
-    record_submission(commit=False) only flushes; any failure rolls the whole session back.
-    The dedupe key (file hash + row) refuses a second import of the same file.
+    Every row goes to ``choice``'s office (unrouted for 待分派; without a choice, as its
+    notice says). record_submission(commit=False) only flushes; any failure rolls the whole
+    session back. The dedupe key (file hash + row) refuses a second import of the same file.
     """
     receipts: list[Receipt] = []
     try:
         for row in rows:
-            receipts.append(_record_row(row, notice, digest))
+            row_notice = db.session.get(Notice, row.notice_id) if row.notice_id else notice
+            receipts.append(_record_row(row, row_notice, digest, choice))
         audit.record(
             "intake.bulk_import",
             object_type="notice" if notice else None,
             object_id=notice.id if notice else None,
-            details={"filename": filename, "sha256": digest, "rows": len(rows)},
+            details={
+                "filename": filename,
+                "sha256": digest,
+                "rows": len(rows),
+                "office_id": choice.office_id if choice else None,
+            },
         )
         db.session.commit()
     except BaseException:
@@ -89,7 +165,9 @@ def import_rows(
     return receipts
 
 
-def _record_row(row: BulkRow, notice: Notice | None, digest: str) -> Receipt:
+def _record_row(
+    row: BulkRow, notice: Notice | None, digest: str, choice: OfficeChoice | None
+) -> Receipt:
     received_at = row.called_at or offline.received_moment(row.received_on, utcnow())
     postmark = row.postmarked_on if row.channel == "letter" else None
     contact = None
@@ -107,6 +185,8 @@ def _record_row(row: BulkRow, notice: Notice | None, digest: str) -> Receipt:
                 channel=row.channel,
                 body=row.body,
                 notice=notice,
+                office_id=choice.office_id if choice else None,
+                unrouted=bool(choice and choice.unrouted),
                 subject=row.subject,
                 findings=row.findings,
                 contact=contact,

@@ -28,6 +28,7 @@ from wtforms import (
     IntegerField,
     MultipleFileField,
     RadioField,
+    SelectField,
     StringField,
     TextAreaField,
 )
@@ -218,6 +219,8 @@ class FollowUpForm(FlaskForm):
 class StaffIntakeForm(FlaskForm):
     """One letter, call, visit or box item as staff type it in."""
 
+    # Choices and the check come from office_choice (they depend on who is logged in).
+    office = SelectField(_l("登记到单位"), choices=[], validate_choice=False)
     notice = HiddenField()
     channel = RadioField(
         _l("渠道"),
@@ -337,6 +340,7 @@ class StaffIntakeForm(FlaskForm):
 
 
 class BulkUploadForm(FlaskForm):
+    office = SelectField(_l("登记到单位"), choices=[], validate_choice=False)
     notice = HiddenField()
     file = FileField(_l("CSV或XLSX文件"))
 
@@ -346,6 +350,7 @@ class BulkUploadForm(FlaskForm):
 
 
 class BulkConfirmForm(FlaskForm):
+    office = HiddenField()
     notice = HiddenField()
     filename = HiddenField()
     token = HiddenField()  # names the uploaded file, kept encrypted until confirmed

@@ -50,6 +50,8 @@ from portal.intake.service import (
     record_submission,
 )
 from portal.notices.models import Notice
+from portal.offices.models import Office
+from portal.offices.service import reply_workdays
 from portal.workdays import WorkCalendar, to_local, utcnow
 
 bp = Blueprint("intake", __name__)
@@ -88,6 +90,7 @@ def _public_notice(slug: str) -> Notice:
                 Notice.version,
                 Notice.feedback_opens_at,
                 Notice.feedback_closes_at,
+                Notice.office_id,
             )
         )
         .where(Notice.slug == slug)
@@ -101,7 +104,8 @@ def _public_notice(slug: str) -> Notice:
 
 @dataclass(frozen=True)
 class NoticeMeta:
-    """What the form page needs of its notice (no ORM object: it outlives the request)."""
+    """What the form page needs of its notice (no ORM object: it outlives the request):
+    its dates, and the office the opinion goes to with that office's reply deadline."""
 
     id: int
     slug: str
@@ -109,9 +113,12 @@ class NoticeMeta:
     version: int
     feedback_opens_at: datetime | None
     feedback_closes_at: datetime | None
+    office_name: str
+    reply_workdays: int
 
     @classmethod
     def of(cls, notice: Notice) -> NoticeMeta:
+        office = db.session.get(Office, notice.office_id)
         return cls(
             notice.id,
             notice.slug,
@@ -119,6 +126,8 @@ class NoticeMeta:
             notice.version,
             notice.feedback_opens_at,
             notice.feedback_closes_at,
+            office.name if office is not None else "",
+            reply_workdays(office),
         )
 
 
@@ -212,7 +221,7 @@ def _render_form(notice: NoticeMeta, form: FeedbackForm, status: int = 200, **ex
             captcha_sitekey=settings.sitekey if settings.enabled else None,
             captcha_script=CAPTCHA_SCRIPT,
             retention_days=current_app.config["RETENTION_DAYS"],
-            reply_workdays=current_app.config["REPLY_WITHIN_WORKDAYS"],
+            reply_workdays=notice.reply_workdays,
             limits=upload_limits(),
             **extra,
         ),
@@ -230,7 +239,15 @@ def _blank_form(notice: NoticeMeta, form: FeedbackForm, preselected: int | None)
     if "_flashes" in session:  # a flashed message makes this page different: render it
         return _render_form(notice, form)
     token = form.csrf_token.current_token
-    key = (notice.id, notice.version, site.request_lang(), preselected, settings.sitekey)
+    key = (
+        notice.id,
+        notice.version,
+        notice.office_name,
+        notice.reply_workdays,
+        site.request_lang(),
+        preselected,
+        settings.sitekey,
+    )
     cache = notice_cache("intake.blank_forms", max_entries=1024)
     parts: tuple[str, str] | None = cache.get(key)
     if parts is None:
@@ -322,6 +339,8 @@ def feedback(slug: str) -> Page | BaseResponse:
         "received_at": received_at.isoformat(),
         "notice_slug": meta.slug,
         "notice_title": meta.title,
+        "office_name": meta.office_name,
+        "reply_workdays": meta.reply_workdays,
         "email": bool(contact and contact.email),
     }
     return redirect(url_for(".receipt"), code=303)
@@ -333,7 +352,7 @@ def receipt() -> Response:
     context: dict[str, Any] = {"receipt": data}
     if data:
         received_at = datetime.fromisoformat(data["received_at"])
-        workdays = current_app.config["REPLY_WITHIN_WORKDAYS"]
+        workdays = data.get("reply_workdays") or current_app.config["REPLY_WITHIN_WORKDAYS"]
         context.update(
             secret_groups=" ".join(
                 data["secret"][i : i + 4] for i in range(0, len(data["secret"]), 4)

@@ -3,14 +3,16 @@
 /staff/intake/new      one item typed from a letter, a call, a visit or the suggestion box
 /staff/intake/receipt  its receipt, shown once
 /staff/intake/bulk     a day's items from CSV/XLSX: preview, then all-or-nothing import
+                       (bulk_views.py, on this blueprint)
 (The printed reply letters and address labels read replies: triage/letter_views.py.)
+Each item goes to an office: office_choice.py says which offices a user may record for.
+Triagers record for their offices; the supervisor (the inspection office) may record too.
 Views stay thin: rules live in offline.py and bulk.py, checks in forms.py, recording in
 service.record_submission (bulk_service.py for a whole file).
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime
 
 from flask import (
@@ -26,28 +28,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import site
 from portal.extensions import db
-from portal.intake import bulk, offline
+from portal.intake import offline
 from portal.intake.attachments import send_attachment_response
-from portal.intake.bulk_service import (
-    BulkRowRejected,
-    import_rows,
-    keep_pending,
-    preview_file,
-    take_pending,
-)
 from portal.intake.forms import (
-    BulkConfirmForm,
     BulkUploadForm,
     StaffIntakeForm,
     apply_service_errors,
     incoming_files,
 )
 from portal.intake.models import CHANNEL_LABELS, Attachment
+from portal.intake.office_choice import IntakeContext, UnknownNotice, intake_context
 from portal.intake.service import (
     Incoming,
     SubmissionRejected,
@@ -57,11 +50,13 @@ from portal.intake.service import (
 )
 from portal.notices.models import Finding, Notice
 from portal.staff.auth import roles_required
+from portal.staff.scope import require_office
 from portal.workdays import local_today
 
 bp = Blueprint("intake_staff", __name__, url_prefix="/staff/intake")
 
-ROLES = ("triager",)  # admin always passes
+# Admin always passes; the supervisor logs intake (the inspection office takes calls too).
+ROLES = ("triager", "supervisor")
 RECEIPT_KEY = "intake_staff.receipt"
 SERVICE_FIELDS = (
     "body", "subject", "findings", "contact_name", "contact_phone", "contact_email",
@@ -77,36 +72,27 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-# --- the notice an item answers to -------------------------------------------------------------
+# --- the office and the notice an item answers to ----------------------------------------------
 
 
-def _notices_newest_first() -> list[Notice]:
-    """Published notices, the one published last first: it is what staff mostly answer to."""
-    return list(
-        db.session.scalars(
-            select(Notice)
-            .where(Notice.state == "published")
-            .order_by(Notice.published_at.desc(), Notice.id.desc())
-        )
-    )
-
-
-def _chosen_notice(slug: str | None, notices: list[Notice]) -> Notice | None:
-    """The notice named by slug ("none" = no notice); by default the latest published one."""
-    if slug == "none":
-        return None
-    if slug:
-        for notice in notices:
-            if notice.slug == slug:
-                return notice
+def page_context(
+    office_value: str | None, notice_slug: str | None, *, posted: bool
+) -> IntakeContext:
+    """The page's office choice and notice for the logged-in user; 403 for a user with no
+    office to record for, 404 for a notice that is not one of its offices' published ones."""
+    try:
+        context = intake_context(current_user, office_value, notice_slug, posted=posted)
+    except UnknownNotice:
         abort(404)
-    return notices[0] if notices else None
+    if not context.intake.offices:
+        abort(403)
+    return context
 
 
 # --- one item --------------------------------------------------------------------------------
 
 
-def _secret_groups(secret: str) -> str:
+def secret_groups(secret: str) -> str:
     """1234 5678 9012 3456: easier to read out on the phone and to copy into a letter."""
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
@@ -150,17 +136,17 @@ def _late_note(notice: Notice | None, received_at: datetime, postmark: date | No
 
 def _render_new(
     form: StaffIntakeForm,
-    notice: Notice | None,
-    notices: list[Notice],
+    context: IntakeContext,
     status: int = 200,
     general_errors: list[str] | None = None,
 ) -> Page:
+    notice = context.notice
     return (
         render_template(
             "intake/staff_new.html",
             form=form,
+            context=context,
             notice=notice,
-            notices=notices,
             groups=_finding_groups(notice),
             window_text=_window_text(notice),
             general_errors=general_errors or [],
@@ -173,23 +159,39 @@ def _render_new(
     )
 
 
+def check_office(form: StaffIntakeForm | BulkUploadForm, context: IntakeContext) -> bool:
+    """The office chosen, and the notice one of its notices; else an error beside the select
+    (the page comes back with everything typed)."""
+    problem = context.office_problem()
+    if problem:
+        form.office.errors = [*form.office.errors, problem]
+    return problem is None
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*ROLES)
 def new() -> Page | BaseResponse:
-    notices = _notices_newest_first()
     form = StaffIntakeForm()
-    slug = form.notice.data if request.method == "POST" else request.args.get("notice")
-    notice = _chosen_notice(slug, notices)
+    if request.method == "GET":
+        context = page_context(request.args.get("office"), request.args.get("notice"), posted=False)
+    else:
+        context = page_context(form.office.data, form.notice.data, posted=True)
+    form.office.choices = context.intake.choices()
+    notice = context.notice
     form.findings.allowed = {f.number for f in notice.findings if f.active} if notice else set()
     if request.method == "GET":
-        form.notice.data = notice.slug if notice else "none"
+        form.office.data = context.office_value
+        form.notice.data = context.notice_value
         form.received_on.data = local_today()
         form.line.data = notice.contact_phone if notice else None
         form.received_by.data = current_user.display_name or current_user.email
-        return _render_new(form, notice, notices)
-    if not form.validate():
-        return _render_new(form, notice, notices, 422)
+        return _render_new(form, context)
+    form.notice.data = context.notice_value
+    valid = form.validate()
+    if not (check_office(form, context) and valid) or context.choice is None:
+        return _render_new(form, context, 422)
 
+    choice = context.choice
     received_at = form.received_at()
     channel = form.channel.data
     postmark = form.postmarked_on.data if channel == "letter" else None
@@ -200,6 +202,8 @@ def new() -> Page | BaseResponse:
                 channel=channel,
                 body=form.body.data,
                 notice=notice,
+                office_id=choice.office_id,
+                unrouted=choice.unrouted,
                 subject=form.subject.data or None,
                 findings=form.findings.data or (),
                 contact=contact,
@@ -213,13 +217,15 @@ def new() -> Page | BaseResponse:
         )
     except SubmissionRejected as exc:
         unplaced = apply_service_errors(form, exc.errors, SERVICE_FIELDS)
-        return _render_new(form, notice, notices, 422, unplaced)
+        return _render_new(form, context, 422, unplaced)
 
     # Shown once, like the citizen's own receipt page: a reload no longer shows the secret.
     session[RECEIPT_KEY] = {
         "code": receipt.code,
         "secret": receipt.secret,
         "channel": channel,
+        "office": choice.label,
+        "office_value": context.office_value,
         "late_note": _late_note(notice, received_at, postmark),
         "email": bool(contact and contact.email),
     }
@@ -231,11 +237,13 @@ def new() -> Page | BaseResponse:
 def receipt() -> str:
     data = session.pop(RECEIPT_KEY, None)
     submission = find_by_code(data["code"]) if data else None
+    if submission is not None:
+        require_office(submission.office_id)
     return render_template(
         "intake/staff_receipt.html",
         receipt=data,
         submission=submission,
-        secret_groups=_secret_groups(data["secret"]) if data else None,
+        secret_groups=secret_groups(data["secret"]) if data else None,
         channel_label=CHANNEL_LABELS.get(data["channel"], "") if data else "",
     )
 
@@ -246,6 +254,8 @@ def attachment(attachment_id: int) -> Response:
     item = db.session.get(Attachment, attachment_id)
     if item is None:
         abort(404)
+    # Another office's scan answers 404: its existence is not confirmed.
+    require_office(item.submission.office_id)
     # Scans may show ID cards or medical records: opening one is a personal-data view.
     audit_personal_data_view(item.submission, "查看扫描件/附件", [f"attachment:{item.id}"])
     db.session.commit()
@@ -253,112 +263,3 @@ def attachment(attachment_id: int) -> Response:
         return send_attachment_response(item)
     except FileNotFoundError:
         abort(404)
-
-
-# --- a day's items from one file ----------------------------------------------------------------
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _render_upload(
-    form: BulkUploadForm, notice: Notice | None, notices: list[Notice], status: int = 200
-) -> Page:
-    return (
-        render_template(
-            "intake/staff_bulk.html",
-            form=form,
-            notice=notice,
-            notices=notices,
-            columns=bulk.COLUMNS,
-            max_rows=bulk.MAX_BULK_ROWS,
-        ),
-        status,
-    )
-
-
-def _render_preview(
-    preview: bulk.BulkPreview, data: bytes, filename: str, notice: Notice | None
-) -> Page:
-    # Only a file that passed every check is kept for the confirmation step.
-    confirm = BulkConfirmForm(
-        notice=notice.slug if notice else "none",
-        filename=filename,
-        token=keep_pending(data, current_user.id) if preview.ok else "",
-    )
-    return (
-        render_template(
-            "intake/staff_bulk_preview.html",
-            preview=preview,
-            filename=filename,
-            notice=notice,
-            confirm=confirm,
-            sha256=hashlib.sha256(data).hexdigest(),
-        ),
-        200 if preview.ok else 422,
-    )
-
-
-@bp.get("/bulk", endpoint="bulk")
-@roles_required(*ROLES)
-def upload_page() -> Page:
-    notices = _notices_newest_first()
-    notice = _chosen_notice(request.args.get("notice"), notices)
-    return _render_upload(BulkUploadForm(notice=notice.slug if notice else "none"), notice, notices)
-
-
-@bp.get("/bulk/template.csv")
-@roles_required(*ROLES)
-def bulk_template_csv() -> Response:
-    return site.download(bulk.template_csv(), "text/csv; charset=utf-8", "意见登记模板.csv")
-
-
-@bp.get("/bulk/template.xlsx")
-@roles_required(*ROLES)
-def bulk_template_xlsx() -> Response:
-    return site.download(bulk.template_xlsx(), XLSX, "意见登记模板.xlsx")
-
-
-@bp.post("/bulk")
-@roles_required(*ROLES)
-def bulk_preview() -> Page:
-    notices = _notices_newest_first()
-    form = BulkUploadForm()
-    notice = _chosen_notice(form.notice.data, notices)
-    upload = form.chosen_file()
-    if not form.validate() or upload is None:
-        form.file.errors = [*form.file.errors, _("请选择要导入的CSV或XLSX文件。")]
-        return _render_upload(form, notice, notices, 422)
-    data, filename = upload.read(), upload.filename or ""
-    return _render_preview(preview_file(data, filename, notice), data, filename, notice)
-
-
-@bp.post("/bulk/confirm")
-@roles_required(*ROLES)
-def bulk_confirm() -> Page | str:
-    form = BulkConfirmForm()
-    if not form.validate():
-        abort(400)
-    notices = _notices_newest_first()
-    notice = _chosen_notice(form.notice.data, notices)
-    data = take_pending(form.token.data or "", current_user.id)
-    if data is None:
-        upload_form = BulkUploadForm(notice=notice.slug if notice else "none")
-        upload_form.file.errors = [_("预览已过期或已导入过，请重新上传文件。")]
-        return _render_upload(upload_form, notice, notices, 410)
-    filename = form.filename.data or "upload.csv"
-    # Checked again: the confirmation must import exactly what passes the rules now.
-    preview = preview_file(data, filename, notice)
-    if not preview.ok:
-        return _render_preview(preview, data, filename, notice)
-    try:
-        receipts = import_rows(preview.rows, notice, hashlib.sha256(data).hexdigest(), filename)
-    except BulkRowRejected as exc:
-        preview.errors = exc.errors
-        return _render_preview(preview, data, filename, notice)
-    return render_template(
-        "intake/staff_bulk_done.html",
-        results=list(zip(preview.rows, receipts, strict=True)),
-        filename=filename,
-        secret_groups=_secret_groups,
-        codes=",".join(r.code for r in receipts),
-    )

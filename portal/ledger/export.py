@@ -6,10 +6,10 @@ constant_memory mode, which flushes each row to a temporary file as soon as it i
 
 - JSON: an array of exactly the objects `flask submissions show CODE --json` prints.
 - CSV: one row per submission, the same fields as JSON (findings and attachment names joined
-  with ";").
+  with ";") and ``office``, the name of the office that answers it.
 - XLSX: sheet 汇总 (per finding: received, replied, overdue, median days to reply; see
   portal.ledger.stats for the definitions) and sheet 台账 (one row per submission with its
-  status timeline).
+  office and its status timeline).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from portal.intake.contract import as_dict
 from portal.intake.models import Attachment, Submission, SubmissionFinding
 from portal.ledger import stats
 from portal.notices.models import Finding, Notice
+from portal.offices.models import Office
+from portal.offices.service import office_by_slug
 from portal.triage import workflow
 from portal.triage.models import StatusChange
 from portal.workdays import local_today, to_local
@@ -46,11 +48,14 @@ CSV_FIELDS = (
     "received_at",
     "findings",
     "attachments",
+    "office",  # the name of the office that answers; empty while unrouted
 )
 BATCH = 1000
+UNROUTED = "（待分办）"  # the 单位 cell of a submission no office answers yet
 XLSX_CELL_MAX = 32_767  # Excel's limit on one cell's text
 LEDGER_COLUMNS = (
     ("回执编号", 13),
+    ("单位", 16),
     ("公示", 16),
     ("渠道", 6),
     ("状态", 8),
@@ -80,13 +85,27 @@ class UnknownNotice(LookupError):
     """No notice with that slug."""
 
 
-def _filter(notice_slug: str | None, date_from: date | None, date_to: date | None) -> Any:
-    notice_id = None
+class UnknownOffice(LookupError):
+    """No office with that slug."""
+
+
+def _filter(
+    notice_slug: str | None,
+    date_from: date | None,
+    date_to: date | None,
+    office_slug: str | None = None,
+) -> stats.LedgerFilter:
+    notice_id = office_ids = None
     if notice_slug:
         notice_id = db.session.scalar(select(Notice.id).where(Notice.slug == notice_slug))
         if notice_id is None:
             raise UnknownNotice(f"没有名为 {notice_slug} 的公示。")
-    return stats.LedgerFilter(notice_id, date_from, date_to)
+    if office_slug:
+        office = office_by_slug(office_slug)
+        if office is None:
+            raise UnknownOffice(f"没有网址名为 {office_slug} 的单位。")
+        office_ids = (office.id,)
+    return stats.LedgerFilter(notice_id, date_from, date_to, office_ids)
 
 
 def export_submissions(
@@ -96,14 +115,21 @@ def export_submissions(
     notice_slug: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    office_slug: str | None = None,
 ) -> int:
     """Write the ledger to ``out`` (binary); returns the number of submissions written.
 
-    Raises UnknownNotice for an unknown slug and ValueError for an unknown format.
+    Without ``office_slug``, every office's submissions and the unrouted ones (the operator's
+    view). Raises UnknownNotice / UnknownOffice for an unknown slug and ValueError for an
+    unknown format.
     """
+    return write_ledger(fmt, out, _filter(notice_slug, date_from, date_to, office_slug))
+
+
+def write_ledger(fmt: Format, out: BinaryIO, ledger: stats.LedgerFilter) -> int:
+    """Write the submissions ``ledger`` selects (staff pages pass their reader's offices)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    ledger = _filter(notice_slug, date_from, date_to)
     if fmt == "json":
         return _write_json(ledger, out)
     if fmt == "csv":
@@ -143,20 +169,27 @@ def _write_json(ledger: stats.LedgerFilter, out: BinaryIO) -> int:
     return count
 
 
-def csv_row(data: dict[str, Any]) -> dict[str, Any]:
+def csv_row(data: dict[str, Any], office: str = "") -> dict[str, Any]:
     row = dict(data)
     row["findings"] = ";".join(map(str, data["findings"]))
     row["attachments"] = ";".join(a["filename"] for a in data["attachments"])
+    row["office"] = office
     return {k: "" if v is None else v for k, v in row.items()}
+
+
+def _office_names() -> dict[int, str]:
+    return {row.id: row.name for row in db.session.execute(select(Office.id, Office.name))}
 
 
 def _write_csv(ledger: stats.LedgerFilter, out: BinaryIO) -> int:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     writer = csv.DictWriter(text, fieldnames=CSV_FIELDS, lineterminator="\r\n")
     writer.writeheader()
+    offices = _office_names()
     count = 0
     for submission in _submissions(ledger):
-        writer.writerow(csv_row(as_dict(submission)))
+        office = offices.get(submission.office_id, "") if submission.office_id else ""
+        writer.writerow(csv_row(as_dict(submission), office))
         count += 1
     text.flush()
     text.detach()  # leave ``out`` open for the caller
@@ -169,6 +202,7 @@ def _write_csv(ledger: stats.LedgerFilter, out: BinaryIO) -> int:
 @dataclass(frozen=True)
 class LedgerRow:
     code: str
+    office: str
     notice: str
     channel: str
     status: str
@@ -209,11 +243,13 @@ def ledger_rows(ledger: stats.LedgerFilter, today: date | None = None) -> Iterat
     """One LedgerRow per submission, in id order, read in partitions (constant memory)."""
     today = today or local_today()
     notices = {row.id: row.title for row in db.session.execute(select(Notice.id, Notice.title))}
+    offices = _office_names()
     answered = stats.answered_at_subquery()
     stmt = (
         select(
             Submission.id,
             Submission.code,
+            Submission.office_id,
             Submission.notice_id,
             Submission.channel,
             Submission.status,
@@ -252,11 +288,12 @@ def ledger_rows(ledger: stats.LedgerFilter, today: date | None = None) -> Iterat
             select(Attachment.submission_id, Attachment.id).where(Attachment.submission_id.in_(ids))
         )
         for r in partition:
-            yield _ledger_row(r, notices, findings, changes, files, today)
+            yield _ledger_row(r, offices, notices, findings, changes, files, today)
 
 
 def _ledger_row(
     r: Any,
+    offices: dict[int, str],
     notices: dict[int, str],
     findings: dict[int, list[Any]],
     changes: dict[int, list[Any]],
@@ -275,6 +312,7 @@ def _ledger_row(
     )
     return LedgerRow(
         code=r.code,
+        office=offices.get(r.office_id, "") if r.office_id else UNROUTED,
         notice=notices.get(r.notice_id, "") if r.notice_id else "",
         channel=r.channel,
         status=workflow.label(r.status),
@@ -311,6 +349,7 @@ def _write_xlsx(ledger: stats.LedgerFilter, out: BinaryIO) -> int:
     for count, row in enumerate(ledger_rows(ledger), start=1):
         values = (
             row.code,
+            row.office,
             row.notice,
             row.channel,
             row.status,

@@ -26,6 +26,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    false,
     func,
     literal,
     or_,
@@ -36,7 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from portal.extensions import db
 from portal.intake.models import Submission, SubmissionFinding
-from portal.notices.models import Finding
+from portal.notices.models import Finding, Notice
 from portal.triage.models import Reply, StatusChange
 from portal.triage.workflow import OPEN_STATUSES
 from portal.workdays import local_midnight_utc, local_today
@@ -127,14 +128,23 @@ def fold_weeks(day_counts: Iterable[tuple[date, int]]) -> list[tuple[date, int]]
 
 @dataclass(frozen=True)
 class LedgerFilter:
-    """Which submissions a ledger view covers: a notice and/or received local dates (inclusive)."""
+    """Which submissions a ledger view covers: a notice and/or received local dates (inclusive),
+    the offices whose submissions count (None: every office and the unrouted ones; staff pages
+    pass the reader's offices) and an inspection round (through each submission's notice)."""
 
     notice_id: int | None = None
     date_from: date | None = None
     date_to: date | None = None
+    office_ids: tuple[int, ...] | None = None
+    round_id: int | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
+        if self.office_ids is not None:
+            out.append(Submission.office_id.in_(self.office_ids) if self.office_ids else false())
+        if self.round_id is not None:
+            in_round = select(Notice.id).where(Notice.round_id == self.round_id)
+            out.append(Submission.notice_id.in_(in_round))
         if self.notice_id is not None:
             out.append(Submission.notice_id == self.notice_id)
         if self.date_from is not None:
@@ -143,6 +153,18 @@ class LedgerFilter:
             end = local_midnight_utc(self.date_to + timedelta(days=1))
             out.append(Submission.received_at < end)
         return out
+
+
+def finding_conditions(ledger: LedgerFilter) -> list[ColumnElement[bool]]:
+    """The findings a filtered view lists: those of the notices of its offices and round."""
+    notices = select(Notice.id)
+    if ledger.office_ids is not None:
+        notices = notices.where(Notice.office_id.in_(ledger.office_ids))
+    if ledger.round_id is not None:
+        notices = notices.where(Notice.round_id == ledger.round_id)
+    if ledger.office_ids is None and ledger.round_id is None:
+        return []
+    return [Finding.notice_id.in_(notices)]
 
 
 def counted_link() -> ColumnElement[bool]:
@@ -188,6 +210,31 @@ def answered_at_subquery() -> Any:
         .group_by(moments.c.sid)
         .subquery("answered")
     )
+
+
+def first_answer(within: Any = None) -> tuple[Any, Any, ColumnElement[Any]]:
+    """(first reply per submission, first change to "replied" per submission, the earlier of
+    the two: the answered-at moment) as two subqueries to outer-join on their ``sid``.
+
+    Two GROUP BYs rather than one over a UNION: PostgreSQL streams each over its submission_id
+    index, where it misestimates the UNION's groups and spills to disk. ``within`` (a select of
+    submission ids) narrows both to the submissions a report covers, through those indexes."""
+    reply = select(Reply.submission_id.label("sid"), func.min(Reply.created_at).label("at"))
+    change = select(
+        StatusChange.submission_id.label("sid"), func.min(StatusChange.at).label("at")
+    ).where(StatusChange.new == "replied")
+    if within is not None:
+        reply = reply.where(Reply.submission_id.in_(within))
+        change = change.where(StatusChange.submission_id.in_(within))
+    first_reply = reply.group_by(Reply.submission_id).subquery("first_reply")
+    first_replied = change.group_by(StatusChange.submission_id).subquery("first_replied")
+    earlier = case(
+        (first_reply.c.at.is_(None), first_replied.c.at),
+        (first_replied.c.at.is_(None), first_reply.c.at),
+        (first_reply.c.at <= first_replied.c.at, first_reply.c.at),
+        else_=first_replied.c.at,
+    )
+    return first_reply, first_replied, earlier
 
 
 def _overdue(answered_at: Any, today: date) -> ColumnElement[Any]:
@@ -242,6 +289,7 @@ def finding_stats(
     )
     if ledger.notice_id is not None:
         finding_query = finding_query.where(Finding.notice_id == ledger.notice_id)
+    finding_query = finding_query.where(*finding_conditions(ledger))
     findings = [(r.id, r.number, r.title) for r in db.session.execute(finding_query)]
     if include_unlinked:
         findings.append((NO_FINDING, None, "未关联问题"))

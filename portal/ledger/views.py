@@ -1,14 +1,20 @@
-"""Staff dashboard (/staff/dashboard), the ledger download (/staff/ledger.xlsx) and the public
-statistics block of the notice page (a template global used by templates/ledger/_public_stats.html).
+"""Staff dashboard (/staff/dashboard), the ledger download (/staff/ledger.xlsx), the office
+report (/staff/report.docx) and the public statistics block of the notice page (a template
+global used by templates/ledger/_public_stats.html).
+
+Every staff page here covers the reader's offices only, or the one picked with ``?office=<id>``
+(portal.ledger.office_scope); a notice of an office the reader may not read is a 404.
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, send_file
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -16,9 +22,12 @@ from werkzeug.wrappers import Response
 from portal import audit
 from portal.extensions import db
 from portal.intake.models import CHANNEL_LABELS
-from portal.ledger import charts, export, stats
+from portal.ledger import charts, docx_report, export, report, stats
+from portal.ledger.office_scope import OfficeScope, office_scope, report_office
 from portal.notices.models import Notice
+from portal.site import download
 from portal.staff.auth import roles_required
+from portal.staff.scope import require_office
 from portal.triage import workflow
 from portal.triage.replies import published_replies
 from portal.workdays import to_local
@@ -39,26 +48,40 @@ def _day(name: str) -> date | None:
         abort(400, f"{name}: 日期格式应为 YYYY-MM-DD")
 
 
-def _notice() -> Notice | None:
+def _notice(scope: OfficeScope) -> Notice | None:
     slug = request.args.get("notice", "").strip()
     if not slug:
         return None
     notice = db.session.scalar(select(Notice).where(Notice.slug == slug))
     if notice is None:
         abort(404)
+    require_office(notice.office_id)
+    if scope.office is not None and notice.office_id != scope.office.id:
+        abort(404)
     return notice
 
 
-def _ledger_filter() -> tuple[stats.LedgerFilter, Notice | None]:
-    notice = _notice()
-    ledger = stats.LedgerFilter(notice.id if notice else None, _day("from"), _day("to"))
-    return ledger, notice
+def _ledger_filter() -> tuple[stats.LedgerFilter, Notice | None, OfficeScope]:
+    """The reader's offices (or the one picked), a notice and received dates, from the query."""
+    scope = office_scope()
+    notice = _notice(scope)
+    ledger = stats.LedgerFilter(
+        notice.id if notice else None, _day("from"), _day("to"), scope.office_ids
+    )
+    return ledger, notice, scope
+
+
+def _notices(scope: OfficeScope) -> list[Notice]:
+    query = select(Notice).order_by(Notice.created_at.desc())
+    if scope.office_ids is not None:
+        query = query.where(Notice.office_id.in_(scope.office_ids))
+    return list(db.session.scalars(query))
 
 
 @bp.get("/dashboard")
 @roles_required(*STAFF_ROLES)
 def dashboard() -> str:
-    ledger, notice = _ledger_filter()
+    ledger, notice, scope = _ledger_filter()
     findings = stats.finding_stats(ledger)
     channels = stats.channel_counts(ledger)
     statuses = stats.status_counts(ledger)
@@ -68,59 +91,89 @@ def dashboard() -> str:
         for f in findings
     ]
     svgs = {
-        "findings": charts.horizontal_bars(finding_items, title="各问题收到意见数"),
+        "findings": charts.horizontal_bars(finding_items, title=_("各问题收到意见数")),
         "channels": charts.horizontal_bars(
-            [(str(CHANNEL_LABELS.get(k, k)), v) for k, v in channels], title="各渠道意见数"
+            [(str(CHANNEL_LABELS.get(k, k)), v) for k, v in channels], title=_("各渠道意见数")
         ),
         "statuses": charts.horizontal_bars(
-            [(workflow.label(k), v) for k, v in statuses], title="各状态意见数"
+            [(workflow.label(k), v) for k, v in statuses], title=_("各状态意见数")
         ),
         "weeks": charts.vertical_bars(
-            [(f"{d.month}/{d.day}", v) for d, v in weeks], title="每周收到意见数"
+            [(f"{d.month}/{d.day}", v) for d, v in weeks], title=_("每周收到意见数")
         ),
     }
+    report_for = scope.office or (scope.choices[0] if len(scope.choices) == 1 else None)
     return render_template(
         "ledger/dashboard.html",
         findings=findings,
         charts={k: Markup(v) for k, v in svgs.items()},  # noqa: S704 - built and escaped by charts
-        notices=db.session.scalars(select(Notice).order_by(Notice.created_at.desc())).all(),
+        notices=_notices(scope),
         notice=notice,
+        scope=scope,
+        report_for=report_for,
         date_from=ledger.date_from,
         date_to=ledger.date_to,
-        total=sum(v for _, v in statuses),
+        total=sum(count for _status, count in statuses),
     )
+
+
+def _filter_details(
+    ledger: stats.LedgerFilter, notice: Notice | None, scope: OfficeScope
+) -> dict[str, Any]:
+    return {
+        "office": scope.office.slug if scope.office else None,
+        "notice": notice.slug if notice else None,
+        "from": ledger.date_from.isoformat() if ledger.date_from else None,
+        "to": ledger.date_to.isoformat() if ledger.date_to else None,
+    }
 
 
 @bp.get("/ledger.xlsx")
 @roles_required(*STAFF_ROLES)
 def ledger_xlsx() -> Response:
-    ledger, notice = _ledger_filter()
+    ledger, notice, scope = _ledger_filter()
     # A temporary file, not memory: the workbook of a million rows is tens of megabytes.
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it after streaming
-    count = export.export_submissions(
-        "xlsx",
-        spool,
-        notice_slug=notice.slug if notice else None,
-        date_from=ledger.date_from,
-        date_to=ledger.date_to,
-    )
+    count = export.write_ledger("xlsx", spool, ledger)
     audit.record(
         "ledger.export",
         object_type="notice" if notice else None,
         object_id=notice.id if notice else None,
-        details={
-            "format": "xlsx",
-            "notice": notice.slug if notice else None,
-            "from": ledger.date_from.isoformat() if ledger.date_from else None,
-            "to": ledger.date_to.isoformat() if ledger.date_to else None,
-            "rows": count,
-        },
+        details={"format": "xlsx", **_filter_details(ledger, notice, scope), "rows": count},
     )
     db.session.commit()
     spool.seek(0)
     stamp = datetime.now(UTC).strftime("%Y%m%d")
-    name = f"台账-{notice.slug if notice else '全部'}-{stamp}.xlsx"
+    label = notice.slug if notice else (scope.office.slug if scope.office else "全部")
+    name = f"台账-{label}-{stamp}.xlsx"
     response = send_file(spool, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/report.docx")
+@roles_required(*STAFF_ROLES)
+def office_report() -> Response:
+    """The office report (.docx) of one office the reader may read: the picked one, else the
+    reader's only office."""
+    ledger, notice, scope = _ledger_filter()
+    office = report_office(scope)
+    ledger = replace(ledger, office_ids=(office.id,))
+    sections = report.office_sections([office], ledger)
+    start, end = report.period(sections, ledger)
+    title = _("%(office)s群众意见办理情况报告", office=office.name)
+    now = datetime.now(UTC)
+    data = docx_report.office_report_docx(report.Report(title, start, end, sections), now)
+    audit.record(
+        "report.download",
+        object_type="office",
+        object_id=office.id,
+        details={"kind": "office", **_filter_details(ledger, notice, scope), "office": office.slug},
+    )
+    db.session.commit()
+    response = download(
+        data, docx_report.DOCX_MIMETYPE, f"意见办理情况报告-{office.slug}-{now:%Y%m%d}.docx"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

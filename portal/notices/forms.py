@@ -27,6 +27,14 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{0,99}$"
 
 
+def _optional_int(value: Any) -> int | None:
+    """A select's id, or None for empty or forged input (validate_office then says why)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class SourceForm(FlaskForm):
     """Step 1 (and 2): the notice's text, pasted or uploaded; `step` is preview or save.
 
@@ -40,8 +48,20 @@ class SourceForm(FlaskForm):
         _l("网址名称（slug）"),
         validators=[Optional(), Regexp(SLUG_RE, message=_l("只能使用小写字母、数字和连字符。"))],
     )
+    # The publishing office (only offices where the editor is one) and the round it answers;
+    # the views fill the choices. A revision keeps its office, so revise forms drop `office`.
+    office = SelectField(_l("发布单位"), coerce=_optional_int, validate_choice=False)
+    round = SelectField(_l("巡察轮次"), validate_choice=False)
     step = HiddenField(default="preview")
     source: str = ""
+
+    def validate_office(self, field: SelectField) -> None:
+        if field.data not in {value for value, _label in field.choices or []}:
+            raise ValidationError(_l("请选择您负责的单位。"))
+
+    def validate_round(self, field: SelectField) -> None:
+        if (field.data or "") not in {value for value, _label in field.choices or []}:
+            raise ValidationError(_l("请选择列表中的巡察轮次。"))
 
     def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         if not super().validate(extra_validators=extra_validators):

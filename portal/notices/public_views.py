@@ -36,6 +36,13 @@ from werkzeug.http import parse_date, parse_etags
 
 from portal.caching import NoticeCache, notice_cache
 from portal.extensions import db, limiter
+from portal.notices.feedback_counts import has_counter, office_feedback_counts
+from portal.notices.listing import (
+    group_notices,
+    office_public_notices,
+    public_notices,
+    public_office,
+)
 from portal.notices.models import Notice
 from portal.notices.service import notice_json, published_notices
 from portal.site import choose_lang, request_lang, static_headers
@@ -148,6 +155,8 @@ def _render_page(notice: Notice) -> tuple[bytes, str]:
         "notices/show.html",
         notice=notice,
         findings_by_category={c.id: [f for f in c.findings if f.active] for c in notice.categories},
+        findings_outside_sections=bool(notice.categories)
+        and not any(s.get("kind") == "findings" for s in notice.sections),
         feedback_url=feedback_url,
     )
     return html.encode("utf-8"), "text/html"
@@ -167,7 +176,30 @@ def _public_reads_are_not_limited() -> bool:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("notices/index.html", notices=published_notices())
+    """Rounds newest first, under each the units with their notices and feedback counts."""
+    groups = group_notices(public_notices())
+    return render_template(
+        "notices/index.html",
+        groups=groups,
+        has_rounds=any(g.round is not None for g in groups),
+        counts=office_feedback_counts(),
+        show_counts=has_counter(),
+    )
+
+
+@bp.get("/offices/<slug>")
+def office(slug: str) -> str:
+    """One unit: its name, contacts, published notices and feedback counts."""
+    found = public_office(slug)
+    if found is None:
+        abort(404)
+    return render_template(
+        "notices/office.html",
+        office=found,
+        notices=office_public_notices(found),
+        counts=office_feedback_counts(),
+        show_counts=has_counter(),
+    )
 
 
 @bp.get("/notices/<slug>")

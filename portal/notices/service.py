@@ -273,6 +273,38 @@ def set_feedback_window(
     )
 
 
+def set_notice_round(notice: Notice, round_: Round | None, *, actor: str) -> None:
+    """Make ``notice`` answer ``round_`` (None: no round); an event when it changes. Caller
+    commits."""
+    new_id = round_.id if round_ is not None else None
+    if notice.round_id == new_id:
+        return
+    notice.round_id = new_id
+    notice.round = round_
+    notice.version += 1  # the public page names its round
+    audit.record(
+        "notice.round",
+        object_type="notice",
+        object_id=notice.id,
+        actor=actor,
+        details={"slug": notice.slug, "round": round_.slug if round_ is not None else None},
+    )
+
+
+def finding_status_counts(notice: Notice) -> list[tuple[str | None, int]]:
+    """How many of the notice's current findings stand at each status, in FINDING_STATUSES
+    order, other published wordings next, and None (no status yet) last."""
+    counts: dict[str | None, int] = {}
+    for finding in notice.findings:
+        if finding.active:
+            counts[finding.status] = counts.get(finding.status, 0) + 1
+    order = {status: i for i, status in enumerate(FINDING_STATUSES)}
+    return sorted(
+        counts.items(),
+        key=lambda item: (item[0] is None, order.get(item[0] or "", len(order)), item[0] or ""),
+    )
+
+
 def published_notices() -> list[Notice]:
     return list(
         db.session.scalars(

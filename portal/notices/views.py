@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from portal import site, workdays
@@ -23,15 +24,26 @@ from portal.notices.forms import PublishForm, SourceForm, StatusForm, WindowForm
 from portal.notices.models import FINDING_STATUSES, Notice
 from portal.notices.parse import NoticeParseError, ParsedNotice, parse_notice
 from portal.notices.service import (
+    finding_status_counts,
     get_by_slug,
     import_notice,
     publish_notice,
     set_feedback_window,
     set_finding_status,
+    set_notice_round,
     withdraw_notice,
+)
+from portal.offices.models import Office
+from portal.offices.service import (
+    OfficeError,
+    all_offices,
+    all_rounds,
+    default_office,
+    round_by_slug,
 )
 from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
+from portal.staff.scope import office_clause, require_office, visible_office_ids
 
 bp = Blueprint("notice_admin", __name__, url_prefix="/staff/notices")
 
@@ -39,10 +51,35 @@ Page = str | Response | tuple[str, int]
 
 
 def _notice_or_404(slug: str) -> Notice:
+    """The notice, when the user edits for its office: another office's notice is a 404 (its
+    existence is not confirmed), an office the user only reads is a 403."""
     notice = get_by_slug(slug)
     if notice is None:
         abort(404)
+    require_office(notice.office_id, "editor")
     return notice
+
+
+def _editor_offices() -> list[Office]:
+    """The active offices whose notices the user may edit (admin: all)."""
+    default_office()  # made by the migration; a fresh test database makes it here
+    db.session.commit()
+    ids = visible_office_ids(current_user, "editor")
+    return [o for o in all_offices(active_only=True) if ids is None or o.id in ids]
+
+
+def _choose_office_and_round(form: SourceForm, notice: Notice | None) -> None:
+    """Fill the office and round choices; preselect the only office, or the notice's round."""
+    if notice is None:
+        offices = _editor_offices()
+        form.office.choices = [(o.id, o.name) for o in offices]
+        if len(offices) == 1 and form.office.data is None:
+            form.office.data = offices[0].id  # the only choice, asked or not
+    else:
+        del form.office  # a revision stays with its office
+    form.round.choices = [("", _("（不属于某轮巡察）"))] + [(r.slug, r.name) for r in all_rounds()]
+    if not form.is_submitted() and notice is not None and notice.round is not None:
+        form.round.data = notice.round.slug
 
 
 # The window is shown in Asia/Shanghai, the zone intake enforces it in.
@@ -77,8 +114,21 @@ def _preview(form: SourceForm, text: str, notice: Notice | None) -> Page:
 @bp.get("/")
 @roles_required("editor")
 def index() -> Page:
-    notices = db.session.scalars(select(Notice).order_by(Notice.created_at.desc()))
-    return render_template("notices/admin_index.html", notices=list(notices))
+    notices = db.session.scalars(
+        select(Notice)
+        .where(office_clause(Notice.office_id, "editor"))
+        .options(
+            selectinload(Notice.round),
+            selectinload(Notice.findings),
+            selectinload(Notice.revisions),
+        )
+        .order_by(Notice.created_at.desc(), Notice.id.desc())
+    )
+    return render_template(
+        "notices/admin_index.html",
+        notices=list(notices),
+        status_counts=finding_status_counts,
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -95,6 +145,7 @@ def revise(slug: str) -> Page:
 
 def _edit(notice: Notice | None) -> Page:
     form = SourceForm()
+    _choose_office_and_round(form, notice)
     if notice is not None:
         form.slug.data = notice.slug
     if not form.validate_on_submit():
@@ -111,13 +162,22 @@ def _edit(notice: Notice | None) -> Page:
     if notice is None and slug and get_by_slug(slug) is not None:
         form.slug.errors = [_("该网址名称已被使用；要修订已有公示，请在其页面上点“修订”。")]
         return _preview(form, text, None)
+    return _save(form, text, slug, notice)
+
+
+def _save(form: SourceForm, text: str, slug: str | None, notice: Notice | None) -> Page:
+    office = None if notice is not None else db.session.get(Office, form.office.data)
+    round_ = round_by_slug(form.round.data) if form.round.data else None
     try:
-        result = import_notice(text, slug=slug, actor=current_user.actor)
-    except NoticeParseError:
+        result = import_notice(text, slug=slug, actor=current_user.actor, office=office)
+    except (NoticeParseError, OfficeError) as exc:
         db.session.rollback()
+        if isinstance(exc, OfficeError):
+            form.slug.errors = [str(exc)]
         return _preview(form, text, notice)
-    db.session.commit()
     saved = result.notice
+    set_notice_round(saved, round_, actor=current_user.actor)
+    db.session.commit()
     if saved.state == "draft":
         message = _("已保存草稿（第%(n)s版）。", n=result.revision.number)
     else:
@@ -280,7 +340,7 @@ def _poster_context(slug: str) -> dict[str, Any]:
         "notice": notice,
         "target": target,
         "qr": qr.svg_data_uri(scale=10, border=2, dark="#000", light="#fff"),
-        "office": current_app.config.get("OFFICE_NAME", ""),
+        "office": notice.office.name,
         "opens": _to_local(notice.feedback_opens_at),
         "closes": _to_local(notice.feedback_closes_at),
     }

@@ -7,7 +7,12 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Registers models, blueprints and CLI of this feature."""
-    from portal.staff import models  # noqa: F401  (registers the tables)
+    from portal import site
+    from portal.staff import (  # noqa: F401  (add pages to bp)
+        models,
+        office_views,
+        user_views,
+    )
     from portal.staff.audit_views import bp as audit_bp
     from portal.staff.auth import init_auth
     from portal.staff.cli import users_cli
@@ -19,4 +24,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(audit_bp)
     app.context_processor(nav_context)
+    # Times and dates as people read them, in Asia/Shanghai (portal.site).
+    app.jinja_env.globals.setdefault("datetime_text", site.datetime_text)
+    app.jinja_env.globals.setdefault("date_text", site.date_text)
     app.cli.add_command(users_cli)

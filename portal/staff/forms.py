@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.staff.models import ROLE_LABELS, ROLES
+from portal.staff.models import GLOBAL_ROLES, OFFICE_ROLES, ROLE_LABELS, ROLES
 from portal.staff.passwords import password_problems
 
 
@@ -58,11 +66,51 @@ class UserCreateForm(FlaskForm):
         ],
     )
     display_name = StringField(_l("姓名"), validators=[Length(max=120)])
-    role = SelectField(_l("角色"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+    role = SelectField(
+        _l("角色"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES], default="viewer"
+    )
+    # For editor, triager and viewer: the offices where the role is held (the view fills the
+    # choices). Not for admin or supervisor, who hold their role everywhere.
+    offices = SelectMultipleField(
+        _l("所属单位"),
+        coerce=int,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
     password = PasswordField(_l("初始密码"), validators=[DataRequired(), Length(max=1024)])
 
     def validate_password(self, field: PasswordField) -> None:
         _check_policy(field.data or "", email=self.email.data)  # the password must differ
+
+    def validate_offices(self, field: SelectMultipleField) -> None:
+        chosen = set(field.data or [])
+        allowed = {value for value, _label in field.choices or []}
+        if chosen - allowed:
+            raise ValidationError(_l("请选择列表中的单位。"))
+        if self.role.data in GLOBAL_ROLES and chosen:
+            raise ValidationError(_l("管理员和巡察办督查不属于某个单位，请不要勾选单位。"))
+        if self.role.data in OFFICE_ROLES and not chosen and len(allowed) != 1:
+            raise ValidationError(_l("请为编辑、办理人员或只读角色选择至少一个单位。"))
+
+
+# The office roles an admin may give in one office, and "" to take the office away.
+MEMBERSHIP_CHOICES = [SelectChoice(r, ROLE_LABELS[r]) for r in OFFICE_ROLES]
+
+
+class MembershipForm(FlaskForm):
+    """One office role of one user: set (add or change) or remove it."""
+
+    office = SelectField(_l("单位"), coerce=int, validate_choice=False)
+    role = SelectField(
+        _l("角色"),
+        choices=[*MEMBERSHIP_CHOICES, SelectChoice("", _l("移出该单位"))],
+        default="triager",
+    )
+
+    def validate_office(self, field: SelectField) -> None:
+        if field.data not in {value for value, _label in field.choices or []}:
+            raise ValidationError(_l("请选择列表中的单位。"))
 
 
 class ConfirmForm(FlaskForm):

@@ -23,24 +23,15 @@ from werkzeug.wrappers import Response
 
 from portal.extensions import db, limiter
 from portal.staff import auth, service, totp
-from portal.staff.auth import roles_required
 from portal.staff.forms import (
     CodeForm,
     ConfirmForm,
     EnrolForm,
     LoginForm,
     PasswordChangeForm,
-    UserCreateForm,
 )
-from portal.staff.models import User, utcnow
-from portal.staff.service import (
-    all_users,
-    create_user,
-    disable_user,
-    enrol_totp,
-    renew_recovery_codes,
-    reset_2fa,
-)
+from portal.staff.models import ROLE_LABELS, User, utcnow
+from portal.staff.service import enrol_totp, renew_recovery_codes
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -60,7 +51,7 @@ def _login_limit() -> str:
 @bp.get("/")
 @login_required
 def home() -> Page:
-    return render_template("staff/home.html")
+    return render_template("staff/home.html", role_labels=ROLE_LABELS)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -219,95 +210,38 @@ def new_recovery_codes() -> Page:
     )
 
 
-@bp.get("/users")
-@roles_required("admin")
-def users() -> Page:
-    return _users_page(UserCreateForm())
-
-
-def _users_page(form: UserCreateForm, status: int = 200) -> tuple[str, int]:
-    return render_template(
-        "staff/users.html", users=all_users(), form=form, confirm_form=ConfirmForm()
-    ), status
-
-
-@bp.post("/users")
-@roles_required("admin")
-def users_create() -> Page:
-    form = UserCreateForm()
-    if form.validate_on_submit():
-        try:
-            user = create_user(
-                form.email.data or "",
-                role=form.role.data or "viewer",
-                password=form.password.data or "",
-                display_name=form.display_name.data or "",
-            )
-        except ValueError as exc:
-            form.email.errors = [str(exc)]
-        else:
-            db.session.commit()
-            flash(_("已创建账户 %(email)s。", email=user.email), "info")
-            return redirect(url_for("staff.users"))
-    return _users_page(form, 400)
-
-
-def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
-@bp.post("/users/<int:user_id>/disable")
-@roles_required("admin")
-def users_disable(user_id: int) -> Response:
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    user = _user_or_404(user_id)
-    if user.id == current_user.id:
-        flash(_("不能停用自己的账户。"), "error")
-    else:
-        disable_user(user)
-        db.session.commit()
-        flash(_("已停用 %(email)s。", email=user.email), "info")
-    return redirect(url_for("staff.users"))
-
-
-@bp.post("/users/<int:user_id>/reset-2fa")
-@roles_required("admin")
-def users_reset_2fa(user_id: int) -> Response:
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    user = _user_or_404(user_id)
-    reset_2fa(user)
-    db.session.commit()
-    flash(_("已重置 %(email)s 的两步验证，其下次登录时需重新绑定。", email=user.email), "info")
-    return redirect(url_for("staff.users"))
-
-
-# label, endpoint, roles that see it (admin sees every entry).
+# label, endpoint, roles that see it (admin sees every entry). Entries whose endpoint is not
+# registered are left out: other features add those pages.
 NAV: tuple[tuple[LazyString, str, tuple[str, ...]], ...] = (
-    (_l("队列"), "triage.queue", ("triager", "viewer")),
-    (_l("登记来信来电"), "intake_staff.new", ("triager",)),
-    (_l("邮件隔离区"), "mail_quarantine.quarantine_list", ("triager",)),
-    (_l("统计"), "ledger.dashboard", ("triager", "viewer", "editor")),
+    (_l("督查总览"), "oversight.overview", ("supervisor",)),
+    (_l("待分派"), "triage.routing_desk", ("supervisor",)),
+    (_l("队列"), "triage.queue", ("triager", "viewer", "supervisor")),
+    (_l("登记来信来电"), "intake_staff.new", ("triager", "supervisor")),
+    (_l("邮件隔离区"), "mail_quarantine.quarantine_list", ("triager", "supervisor")),
+    (_l("统计"), "ledger.dashboard", ("triager", "viewer", "editor", "supervisor")),
     (_l("公示管理"), "notice_admin.index", ("editor",)),
     (_l("待审答复"), "replies.pending", ("editor",)),
+    (_l("单位管理"), "staff.offices", ()),
+    (_l("巡察轮次"), "staff.rounds", ()),
     (_l("审计日志"), "audit.events", ()),
-    (_l("账户"), "staff.account", ("editor", "triager", "viewer")),
+    (_l("账户"), "staff.account", ("editor", "triager", "viewer", "supervisor")),
 )
+
+
+def nav_entries(user: User) -> list[tuple[LazyString, str]]:
+    """(label, endpoint) of the registered pages ``user`` may open, in NAV order."""
+    return [
+        (label, endpoint)
+        for label, endpoint, roles in NAV
+        if endpoint in current_app.view_functions and user.has_role(*roles)
+    ]
 
 
 def staff_nav() -> list[tuple[str, str]]:
     """The nav entries the current user may use, for templates/staff/base.html."""
     if not current_user.is_authenticated:
         return []
-    return [
-        (str(label), url_for(endpoint))
-        for label, endpoint, roles in NAV
-        if current_user.has_role(*roles)
-    ]
+    return [(str(label), url_for(endpoint)) for label, endpoint in nav_entries(current_user)]
 
 
 def nav_context() -> dict[str, Any]:

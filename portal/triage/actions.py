@@ -3,19 +3,24 @@
 Each function writes its rows and an audit event in the caller's transaction and never
 commits; views commit once per request. Status changes go through workflow.change_status;
 linking findings is in findings.py, the personal-data reveal in reveal.py.
+
+A submission belongs to one office: it is assigned only to a triager of that office (or an
+admin), merged only into a submission of the same office, and a referral letter is signed by
+that office.
 """
 
 from __future__ import annotations
 
-from flask import current_app, render_template
-from sqlalchemy import delete, select
+from flask import render_template
+from sqlalchemy import delete, exists, or_, select
 
 from portal import audit
 from portal.extensions import db
 from portal.intake.models import Submission
 from portal.intake.sanitize import normalise_text
+from portal.offices.service import letter_identity
 from portal.outbox import enqueue
-from portal.staff.models import User
+from portal.staff.models import Membership, User
 from portal.triage import workflow
 from portal.triage.models import Assignment, DuplicateLink, Note, Referral
 
@@ -53,21 +58,36 @@ def add_note(submission: Submission, body: str, *, user: User) -> Note:
     return note
 
 
-def assignable_users() -> list[User]:
+def assignable_users(offices: frozenset[int] | None = None) -> list[User]:
+    """Active admins and triagers of ``offices`` (None: of any office), by name."""
+    triager = exists().where(
+        Membership.user_id == User.id,
+        Membership.role == "triager",
+        *([Membership.office_id.in_(sorted(offices))] if offices is not None else []),
+    )
     return list(
         db.session.scalars(
             select(User)
-            .where(User.active.is_(True), User.role.in_(("admin", "triager")))
+            .where(User.active.is_(True), or_(User.role == "admin", triager))
             .order_by(User.display_name, User.email)
         )
     )
 
 
+def assignable_for(submission: Submission) -> list[User]:
+    """Who may be assigned this submission: its office's triagers and the admins."""
+    office = submission.office_id
+    return assignable_users(frozenset({office}) if office is not None else frozenset())
+
+
 def assign(submission: Submission, user: User | None, *, actor: str) -> Assignment | None:
-    """Set (or clear, user None) the assignee; None when nothing changes."""
+    """Set (or clear, user None) the assignee; None when nothing changes. Only an active
+    triager of the submission's office (or an admin) may be assigned."""
     new_id = user.id if user is not None else None
-    if user is not None and (not user.active or not user.has_role("triager")):
-        raise ActionError("只能分派给在岗的办理人员。")
+    if user is not None and (
+        not user.active or "triager" not in user.office_roles(submission.office_id)
+    ):
+        raise ActionError("只能分派给本单位在岗的办理人员。")
     if submission.assignee_id == new_id:
         return None
     record = Assignment(
@@ -105,6 +125,8 @@ def merge_duplicate(
         raise ActionError("不能将意见标记为自身的重复。")
     if original.status == "duplicate":
         raise ActionError(f"{original.code} 本身已是重复意见，请选择原始意见。")
+    if original.office_id != submission.office_id:
+        raise ActionError("只能合并同一单位的意见。")
     workflow.change_status(submission, "duplicate", actor=actor, reason=reason)
     db.session.execute(delete(DuplicateLink).where(DuplicateLink.submission_id == submission.id))
     link = DuplicateLink(
@@ -171,7 +193,7 @@ def refer(
                 "triage/referral.txt",
                 submission=submission,
                 referral=referral,
-                office_name=current_app.config.get("OFFICE_NAME", ""),
+                office_name=letter_identity(submission.office)["office_name"],
             ),
             submission_id=submission.id,
             submission_code=submission.code,

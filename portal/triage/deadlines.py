@@ -1,9 +1,12 @@
 """Deadlines in Chinese working days, overdue rows, and the assignees' daily digest.
 
-Acknowledge within ACK_WITHIN_WORKDAYS and reply within REPLY_WITHIN_WORKDAYS working days,
-counted by portal.workdays.WorkCalendar (chinese-calendar: public holidays and adjusted
-working Saturdays; config EXTRA_HOLIDAYS / EXTRA_WORKDAYS for years it does not know yet).
-The date rules are pure; the digest functions import the database lazily.
+Acknowledge and reply within the submission's office's working days (offices.service.ack_workdays
+/ reply_workdays: the office's own rule, else ACK/REPLY_WITHIN_WORKDAYS), counted by
+portal.workdays.WorkCalendar (chinese-calendar: public holidays and adjusted working Saturdays;
+config EXTRA_HOLIDAYS / EXTRA_WORKDAYS for years it does not know yet). Intake sets both dates at
+record time; ``due_dates`` recomputes them when a submission changes office (routing).
+A digest lists only submissions of offices where its reader still holds a role.
+The date rules are pure; the other functions import the database lazily.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from portal.workdays import WorkCalendar, local_today
 
 if TYPE_CHECKING:
     from portal.intake.models import Submission
+    from portal.offices.models import Office
     from portal.staff.models import User
 
 DeadlineState = Literal["overdue", "due_soon", "open"]
@@ -50,6 +54,18 @@ def workdays_overdue(reply_due_on: date, today: date, calendar: WorkCalendar) ->
     return calendar.workdays_between(reply_due_on, today)
 
 
+def due_dates(
+    office: Office | None, received_on: date, calendar: WorkCalendar
+) -> tuple[date, date]:
+    """(acknowledge by, reply by) for a submission of ``office`` received on ``received_on``."""
+    from portal.offices.service import ack_workdays, reply_workdays
+
+    return (
+        calendar.add_workdays(received_on, ack_workdays(office)),
+        calendar.add_workdays(received_on, reply_workdays(office)),
+    )
+
+
 # --- the daily digest --------------------------------------------------------------------------
 
 
@@ -66,12 +82,14 @@ class Digest:
 
 
 def build_digests(today: date, calendar: WorkCalendar) -> list[Digest]:
-    """One digest per active staff user with open submissions assigned to them."""
+    """One digest per active staff user with open submissions assigned to them, of offices
+    where that user holds a role (an assignee who left an office no longer reads its cases)."""
     from sqlalchemy import select
 
     from portal.extensions import db
     from portal.intake.models import Submission
     from portal.staff.models import User
+    from portal.staff.scope import can
 
     rows = db.session.scalars(
         select(Submission)
@@ -82,7 +100,7 @@ def build_digests(today: date, calendar: WorkCalendar) -> list[Digest]:
     users = {u.id: u for u in db.session.scalars(select(User).where(User.active.is_(True)))}
     for submission in rows:
         user = users.get(submission.assignee_id or 0)
-        if user is None:
+        if user is None or not can(submission.office_id, user=user):
             continue
         digest = digests.setdefault(user.id, Digest(user))
         state = deadline_state(submission.status, submission.reply_due_on, today, calendar)
@@ -141,12 +159,18 @@ def send_digests(
 def _digest_context(digest: Digest, today: date, calendar: WorkCalendar) -> dict[str, Any]:
     from flask import current_app
 
+    from portal.offices.service import letter_identity
+
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+
+    items = [*digest.overdue, *digest.due_soon, *digest.open]
+    names = list(dict.fromkeys(letter_identity(s.office)["office_name"] for s in items))
 
     def lines(items: Sequence[Submission]) -> list[dict[str, Any]]:
         return [
             {
                 "code": s.code,
+                "office": letter_identity(s.office)["office_name"] if len(names) > 1 else "",
                 "subject": (s.subject or s.body or "")[:40].replace("\n", " "),
                 "due": s.reply_due_on.isoformat() if s.reply_due_on else "—",
                 "late_days": workdays_overdue(s.reply_due_on, today, calendar)
@@ -163,5 +187,5 @@ def _digest_context(digest: Digest, today: date, calendar: WorkCalendar) -> dict
         "overdue": lines(digest.overdue),
         "due_soon": lines(digest.due_soon),
         "open": lines(digest.open),
-        "office_name": current_app.config.get("OFFICE_NAME", ""),
+        "office_name": "、".join(names),
     }

@@ -2,9 +2,9 @@
 
 Texts are normalised (NFKC, lower case, punctuation and white space removed) and cut into
 character 3-gram shingles; two texts are near-duplicates when the Jaccard similarity of their
-shingle sets is high. Candidates are bounded (recent submissions of one notice), so we compute
-the exact Jaccard that MinHash would only estimate. Very short texts have too few shingles to
-compare; rapidfuzz's normalised Indel similarity is used for them.
+shingle sets is high. Candidates are bounded (recent submissions of one notice of one office),
+so we compute the exact Jaccard that MinHash would only estimate. Very short texts have too few
+shingles to compare; rapidfuzz's normalised Indel similarity is used for them.
 
 A campaign is the same template sent by many people with small changes (a name, a street): a
 submission with at least CAMPAIGN_MIN_SIZE - 1 near-duplicates belongs to one.
@@ -83,7 +83,8 @@ RECENT_WINDOW = 500  # how many recent submissions of the notice are compared
 def find_near_duplicates(
     submission: Submission, threshold: float = NEAR_DUPLICATE, window: int = RECENT_WINDOW
 ) -> list[tuple[str, float]]:
-    """(code, similarity) of recent submissions of the same notice that look like this one."""
+    """(code, similarity) of recent submissions of the same notice and office that look like
+    this one: another office's submissions are never compared, let alone named."""
     from sqlalchemy import select
 
     from portal.extensions import db
@@ -99,6 +100,10 @@ def find_near_duplicates(
         query = query.where(Submission.notice_id.is_(None))
     else:
         query = query.where(Submission.notice_id == submission.notice_id)
+    if submission.office_id is None:
+        query = query.where(Submission.office_id.is_(None))
+    else:
+        query = query.where(Submission.office_id == submission.office_id)
     own = _joined(submission.subject, submission.body)
     rows = db.session.execute(query)
     return find_similar(own, ((r.code, _joined(r.subject, r.body)) for r in rows), threshold)

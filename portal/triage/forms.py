@@ -69,6 +69,34 @@ class AssigneeField(Field):
         return "none" if self.data is None else str(self.data)
 
 
+class ChoiceIdField(Field):
+    """An id chosen in a select whose first option is empty: nothing chosen is None (a
+    validator's message), a word is malformed."""
+
+    data: int | None
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        raw = (valuelist[0] if valuelist else "").strip()
+        self.data = None
+        if not raw:
+            return
+        try:
+            self.data = int(raw)
+        except ValueError:
+            raise ValueError(_l("编号无效。")) from None
+
+    def _value(self) -> str:  # pragma: no cover - rendered by the templates' selects
+        return "" if self.data is None else str(self.data)
+
+
+def _chosen(message: str) -> Any:
+    def check(_form: FlaskForm, field: ChoiceIdField) -> None:
+        if field.data is None and not field.errors:
+            raise ValidationError(message)
+
+    return check
+
+
 def malformed(form: FlaskForm) -> bool:
     """Whether a field could not even be read (left after validation, which an Optional
     validator may clear): something our pages never post."""
@@ -179,6 +207,14 @@ class ReferForm(FlaskForm):
 
 class RevealForm(FlaskForm):
     reason = StringField()
+
+
+class RouteForm(FlaskForm):
+    """The routing desk: the office chosen for an unrouted submission (and its notice)."""
+
+    office = ChoiceIdField(validators=[_chosen(_l("请选择单位。"))])
+    notice = ChoiceIdField()
+    back = HiddenField()  # the desk's query string, to return to the same page
 
 
 # --- replies ----------------------------------------------------------------------------------

@@ -3,6 +3,10 @@ of address labels. Both decrypt names and addresses, so each print is a personal
 
 /staff/intake/letters/<code>   the letter (GET preview, POST with edited text)
 /staff/intake/labels           labels for a batch of receipt codes
+
+A letter is the submission's office's: its letterhead, name and return address
+(offices.service.letter_identity), printed by a triager of that office. Labels list only the
+submissions of offices where the user is a triager; other codes count as not found.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from portal import site
 from portal.extensions import db
 from portal.intake import offline
 from portal.intake.models import CHANNEL_LABELS, Submission
-from portal.intake.service import audit_personal_data_view, find_by_code, find_by_code_or_404
+from portal.intake.service import audit_personal_data_view, find_by_code
+from portal.offices.service import letter_identity
 from portal.printing import pdf_available, render_pdf
 from portal.staff.auth import roles_required
+from portal.staff.scope import can
 from portal.triage.forms import LetterForm
 from portal.triage.replies import replies_for
+from portal.triage.views import load
 from portal.workdays import local_date, local_today
 
 bp = Blueprint("letters", __name__, url_prefix="/staff/intake")
@@ -54,18 +61,18 @@ def _channel_label(submission: Submission) -> str:
 
 
 def _letter_context(submission: Submission, form: LetterForm) -> dict[str, Any]:
-    config = current_app.config
     notice = submission.notice
+    identity = letter_identity(submission.office)
     postcode, address = offline.split_address(submission.contact_address)
     reply = form.reply.data or ""
     letter_date = form.letter_date.data or local_today()
     return {
         "submission": submission,
         "form": form,
-        "office_name": config.get("OFFICE_NAME", ""),
-        # Config first; else the address the notice gave the public for letters.
-        "office_address": config.get("OFFICE_ADDRESS") or getattr(notice, "contact_address", ""),
-        "office_postcode": config.get("OFFICE_POSTCODE") or getattr(notice, "contact_postcode", ""),
+        **identity,
+        # The office's return address; else the address its notice gave the public for letters.
+        "office_address": identity["office_address"] or getattr(notice, "contact_address", ""),
+        "office_postcode": identity["office_postcode"] or getattr(notice, "contact_postcode", ""),
         "recipient_name": submission.contact_name,
         "recipient_address": address,
         "recipient_postcode": postcode,
@@ -87,7 +94,7 @@ def _letter_form(submission: Submission) -> LetterForm:
 @bp.route("/letters/<code>", methods=["GET", "POST"])
 @roles_required(*ROLES)
 def letter(code: str) -> str:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ROLES)
     form = _letter_form(submission)
     audit_personal_data_view(submission, "打印答复信", ["contact_name", "contact_address"])
     db.session.commit()
@@ -97,7 +104,7 @@ def letter(code: str) -> str:
 @bp.route("/letters/<code>/pdf", methods=["GET", "POST"])
 @roles_required(*ROLES)
 def letter_pdf(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ROLES)
     if not pdf_available():
         abort(501)
     form = _letter_form(submission)
@@ -124,7 +131,7 @@ def labels() -> str:
     seen: set[int] = set()
     for code in wanted:
         submission = find_by_code(code)
-        if submission is None:
+        if submission is None or not can(submission.office_id, *ROLES):
             missing.append(code)
             continue
         if submission.id in seen:
@@ -152,5 +159,4 @@ def labels() -> str:
         missing=missing,
         no_address=no_address,
         codes_text="\n".join(wanted),
-        office_name=current_app.config.get("OFFICE_NAME", ""),
     )

@@ -1,20 +1,26 @@
-"""The staff queue: filters, counts per status, keyset pages, saved views.
+"""The staff queue: filters, counts per status, keyset pages (saved views: queue_saved.py).
 
 Pages are keyset pages on (received_at, id) newest first, or (reply_due_on, id) soonest first:
 the next page starts after the last row of this one, so page 5,000 costs what page 1 costs
 (no OFFSET). A cursor is "<value>~<id>" taken from that last row.
+
+Every listing and count is limited to the offices the staff member may read (``offices``, from
+portal.staff.scope.visible_office_ids; None = every office and the unrouted rows). For a
+one-office triager that is ``office_id IN (<id>)``, which walks the (office_id, received_at, id)
+or (office_id, reply_due_on, id) index from the cursor. The ``office`` filter narrows further,
+but only to an office the user may read (``check_office``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from portal.caching import notice_cache
@@ -22,7 +28,6 @@ from portal.extensions import db
 from portal.intake.models import CHANNELS, Attachment, Submission, SubmissionFinding
 from portal.notices.models import Finding
 from portal.triage import search
-from portal.triage.models import SavedView
 from portal.triage.workflow import OPEN_STATUSES, STATUSES
 from portal.workdays import local_midnight_utc
 
@@ -32,12 +37,17 @@ COUNTS_CACHE = "queue_counts"
 COUNTS_KEPT = 512  # filters whose counts are kept at once
 
 
+# The offices a queue reads: ids, or None for every office and the unrouted submissions.
+Offices = frozenset[int] | None
+
+
 class BadFilter(ValueError):
     pass
 
 
 @dataclass(frozen=True)
 class QueueFilter:
+    office: int | None = None
     notice: int | None = None
     finding: int | None = None
     category: int | None = None
@@ -58,7 +68,7 @@ class QueueFilter:
         """The filter as query-string arguments (without the cursor unless changed)."""
         target = replace(self, after=None, **changes)
         args: list[tuple[str, Any]] = []
-        for name in ("notice", "finding", "category", "channel", "assignee"):
+        for name in ("office", "notice", "finding", "category", "channel", "assignee"):
             value = getattr(target, name)
             if value not in (None, ""):
                 args.append((name, value))
@@ -137,6 +147,7 @@ def parse_filter(args: Mapping[str, Any]) -> QueueFilter:
     if after is not None:
         decode_cursor(after, sort)
     return QueueFilter(
+        office=_int(args.get("office"), "office"),
         notice=_int(args.get("notice"), "notice"),
         finding=_int(args.get("finding"), "finding"),
         category=_int(args.get("category"), "category"),
@@ -154,14 +165,42 @@ def parse_filter(args: Mapping[str, Any]) -> QueueFilter:
     )
 
 
+def check_office(f: QueueFilter, readable: Collection[int]) -> None:
+    """BadFilter when the filter names an office outside ``readable`` (the ids of the offices
+    the user may read): refused, not answered with an empty page that confirms nothing."""
+    if f.office is not None and f.office not in readable:
+        raise BadFilter("office")
+
+
 # --- conditions -----------------------------------------------------------------------------
 
 
+def in_offices(offices: Offices) -> ColumnElement[bool] | None:
+    """The scope as a condition (None: no condition, every office and the unrouted rows)."""
+    if offices is None:
+        return None
+    if not offices:
+        return false()
+    return Submission.office_id.in_(sorted(offices))
+
+
 def conditions(
-    f: QueueFilter, *, user_id: int | None, today: date, dialect: str, with_status: bool = True
+    f: QueueFilter,
+    *,
+    user_id: int | None,
+    today: date,
+    dialect: str,
+    with_status: bool = True,
+    offices: Offices = None,
 ) -> list[Any]:
-    """WHERE conditions for the filter (status optional: counts per status leave it out)."""
+    """WHERE conditions for the filter within ``offices`` (status optional: counts per status
+    leave it out)."""
     where: list[Any] = []
+    scope = in_offices(offices)
+    if scope is not None:
+        where.append(scope)
+    if f.office is not None:
+        where.append(Submission.office_id == f.office)
     if f.notice is not None:
         where.append(Submission.notice_id == f.notice)
     if f.finding is not None:
@@ -241,7 +280,9 @@ def _keyset(stmt: Select[Any], f: QueueFilter) -> Select[Any]:
             if value is None:  # already among the rows without a date (they come last)
                 stmt = stmt.where(due.is_(None), Submission.id > ident)
             else:
-                stmt = stmt.where(or_(tuple_(due, Submission.id) > (value, ident), due.is_(None)))
+                # Only dated rows: ``OR due IS NULL`` here would make PostgreSQL collect and
+                # sort every later row. page() appends the dateless ones when these run out.
+                stmt = stmt.where(tuple_(due, Submission.id) > (value, ident))
         return stmt
     stmt = stmt.order_by(Submission.received_at.desc(), Submission.id.desc())
     if f.after:
@@ -250,6 +291,19 @@ def _keyset(stmt: Select[Any], f: QueueFilter) -> Select[Any]:
         # (received_at, id) index from the cursor; the spelled-out OR form defeats it.
         stmt = stmt.where(tuple_(Submission.received_at, Submission.id) < (moment, ident))
     return stmt
+
+
+def _after_a_date(f: QueueFilter) -> bool:
+    return f.sort == "due" and f.after is not None and decode_cursor(f.after, "due")[0] is not None
+
+
+def rows_statement(
+    f: QueueFilter, *, user_id: int | None, today: date, offices: Offices, size: int = PAGE_SIZE
+) -> Select[Any]:
+    """The SELECT of one page (one row more than ``size``: is there a next page?)."""
+    dialect = db.session.get_bind().dialect.name
+    where = conditions(f, user_id=user_id, today=today, dialect=dialect, offices=offices)
+    return _keyset(select(Submission).where(*where), f).limit(size + 1)
 
 
 @dataclass
@@ -265,37 +319,55 @@ def page(
     *,
     user_id: int | None,
     today: date,
+    offices: Offices = None,
     size: int = PAGE_SIZE,
     with_counts: bool = True,
 ) -> Page:
+    """One page of the queue within ``offices`` (None: every office, unrouted included)."""
     dialect = db.session.get_bind().dialect.name
-    where = conditions(f, user_id=user_id, today=today, dialect=dialect)
-    stmt = _keyset(select(Submission).where(*where), f).limit(size + 1)
-    stmt = stmt.options(
+    loads = (
         selectinload(Submission.finding_links).selectinload(SubmissionFinding.finding),
         selectinload(Submission.attachments),
     )
-    rows = list(db.session.scalars(stmt))
+    stmt = rows_statement(f, user_id=user_id, today=today, offices=offices, size=size)
+    rows: list[Submission] = list(db.session.scalars(stmt.options(*loads)))
+    if len(rows) <= size and _after_a_date(f):  # the dated rows ran out: the dateless follow
+        where = conditions(f, user_id=user_id, today=today, dialect=dialect, offices=offices)
+        dateless = (
+            select(Submission)
+            .where(*where, Submission.reply_due_on.is_(None))
+            .order_by(Submission.id)
+            .limit(size + 1 - len(rows))
+        )
+        rows += db.session.scalars(dateless.options(*loads))
     next_cursor = encode_cursor(rows[size - 1], f.sort) if len(rows) > size else None
     counts: dict[str, int] = {}
     if with_counts:
-        counts = _cached_counts(f, user_id=user_id, today=today, dialect=dialect)
+        counts = _cached_counts(f, user_id=user_id, today=today, dialect=dialect, offices=offices)
     total = sum(counts.get(s, 0) for s in (f.statuses or counts))
     return Page(rows[:size], next_cursor, counts, total)
 
 
 def _cached_counts(
-    f: QueueFilter, *, user_id: int | None, today: date, dialect: str
+    f: QueueFilter, *, user_id: int | None, today: date, dialect: str, offices: Offices
 ) -> dict[str, int]:
     """Counts per status for the filter, kept QUEUE_COUNTS_TTL seconds per app.
 
     A GROUP BY over a million rows costs ~100 ms on PostgreSQL, more than the page itself;
-    counts a few seconds old are fine in the queue's header, the rows never are."""
-    key = (replace(f, after=None, statuses=(), sort="received"), user_id, today)
+    counts a few seconds old are fine in the queue's header, the rows never are. The key holds
+    the scope: users of two offices never share a count."""
+    key = (replace(f, after=None, statuses=(), sort="received"), user_id, today, offices)
     counts: dict[str, int] = notice_cache(COUNTS_CACHE, max_entries=COUNTS_KEPT).get_or_make(
         key,
         lambda: status_counts(
-            conditions(f, user_id=user_id, today=today, dialect=dialect, with_status=False)
+            conditions(
+                f,
+                user_id=user_id,
+                today=today,
+                dialect=dialect,
+                with_status=False,
+                offices=offices,
+            )
         ),
         max_age=current_app.config["QUEUE_COUNTS_TTL"],
     )
@@ -309,34 +381,12 @@ def status_counts(where: Sequence[Any]) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
-def ids_matching(ids: Sequence[int]) -> list[Submission]:
+def ids_matching(ids: Sequence[int], offices: Offices = None) -> list[Submission]:
+    """The submissions among ``ids`` within ``offices``; others are left out unannounced."""
     if not ids:
         return []
-    return list(db.session.scalars(select(Submission).where(Submission.id.in_(ids))))
-
-
-# --- saved views ----------------------------------------------------------------------------
-
-
-def saved_views(user_id: int) -> list[SavedView]:
-    return list(
-        db.session.scalars(
-            select(SavedView).where(SavedView.user_id == user_id).order_by(SavedView.name)
-        )
-    )
-
-
-def save_view(user_id: int, name: str, f: QueueFilter) -> SavedView:
-    """Create or overwrite the user's view called ``name`` (no commit)."""
-    name = "".join(ch for ch in name if ch.isprintable()).strip()[:80]
-    if not name:
-        raise BadFilter("name")
-    view = db.session.scalar(
-        select(SavedView).where(SavedView.user_id == user_id, SavedView.name == name)
-    )
-    if view is None:
-        view = SavedView(user_id=user_id, name=name, query="")
-        db.session.add(view)
-    view.query = f.query_string()[:2000]
-    db.session.flush()
-    return view
+    where: list[ColumnElement[bool]] = [Submission.id.in_(ids)]
+    scope = in_offices(offices)
+    if scope is not None:
+        where.append(scope)
+    return list(db.session.scalars(select(Submission).where(*where).order_by(Submission.id)))

@@ -1,6 +1,8 @@
 """Staff pages of the queue (/staff/queue): the filtered list, bulk actions and saved views.
 
 They hang on the triage blueprint of views.py, so their endpoints are triage.queue and so on.
+Everything is limited to the offices the user may read (bulk actions: where it is a triager);
+the ``office`` filter offers only those offices, the notice filter only their notices.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
-from portal.intake.models import CHANNELS, Submission
+from portal.intake.models import CHANNEL_LABELS, CHANNELS, Submission
 from portal.notices.models import Finding, Notice
+from portal.offices.models import Office
+from portal.offices.service import all_offices
 from portal.staff.auth import roles_required
-from portal.triage import actions, deadlines, findings, queue, workflow
+from portal.staff.scope import visible_office_ids
+from portal.triage import actions, deadlines, findings, queue, queue_saved, workflow
 from portal.triage.forms import BulkForm, SaveViewForm, first_error, malformed
 from portal.triage.models import SavedView
 from portal.triage.views import (
@@ -52,37 +57,59 @@ def _to_queue(query: str = "") -> Response:
     return redirect(url_for("triage.queue") + "?" + query.lstrip("?"), code=303)
 
 
+def readable_offices(offices: queue.Offices) -> list[Office]:
+    """The offices the office filter offers: those the user may read."""
+    return [o for o in all_offices() if offices is None or o.id in offices]
+
+
+def _visible_notices(offices: queue.Offices) -> list[Notice]:
+    query = select(Notice).order_by(Notice.id.desc())
+    if offices is not None:
+        query = query.where(Notice.office_id.in_(sorted(offices)))
+    return list(db.session.scalars(query))
+
+
+def _bad_filter(exc: queue.BadFilter) -> Response:
+    flash(_("筛选条件“%(filter)s”无效，已清除。", filter=exc), "error")
+    return redirect(url_for("triage.queue"), code=303)
+
+
 @bp.get("/queue", endpoint="queue")
 @roles_required(*READ_ROLES)
 def queue_page() -> Response:
+    offices = visible_office_ids(current_user)
+    office_choices = readable_offices(offices)
     try:
         filters = queue.parse_filter(request.args)
+        queue.check_office(filters, {o.id for o in office_choices})
     except queue.BadFilter as exc:
-        flash(_("筛选条件“%(filter)s”无效，已清除。", filter=exc), "error")
-        return redirect(url_for("triage.queue"), code=303)
+        return _bad_filter(exc)
     today = local_today()
-    result = queue.page(filters, user_id=current_user.id, today=today)
+    result = queue.page(filters, user_id=current_user.id, today=today, offices=offices)
     calendar = WorkCalendar.from_config(current_app.config)
     states = {
         s.id: deadlines.deadline_state(s.status, s.reply_due_on, today, calendar)
         for s in result.rows
     }
-    notices = list(db.session.scalars(select(Notice).order_by(Notice.id.desc())))
+    notices = _visible_notices(offices)
     notice = next((n for n in notices if n.id == filters.notice), None)
     html = render_template(
         "triage/queue.html",
         filters=filters,
         page=result,
         states=states,
+        offices=office_choices,
+        office_names={o.id: o.display_name for o in office_choices},
         notices=notices,
         notice=notice,
         findings=notice.findings if notice else [],
         categories=notice.categories if notice else [],
         channels=CHANNELS,
+        channel_labels=CHANNEL_LABELS,
         statuses=workflow.STATUSES,
         label=workflow.label,
-        users=actions.assignable_users(),
-        views=queue.saved_views(current_user.id),
+        users=actions.assignable_users(offices),
+        views=queue_saved.saved_views(current_user.id),
         can_act=can_act(),
         local_date=local_date,
     )
@@ -123,7 +150,10 @@ def queue_bulk() -> Response:
     if malformed(form):
         abort(400)
     back = form.back.data or ""
-    rows = queue.ids_matching(form.ids.data[:BULK_MAX])
+    # Rows of offices where the user is no triager are left out, as if never ticked.
+    rows = queue.ids_matching(
+        form.ids.data[:BULK_MAX], visible_office_ids(current_user, *ACT_ROLES)
+    )
     if not rows:
         flash(_("请先勾选意见。"), "error")
         return _to_queue(back)
@@ -158,7 +188,13 @@ def save_view() -> Response:
         flash(first_error(form), "error")
         return redirect(url_for("triage.queue"), code=303)
     try:
-        view = queue.save_view(current_user.id, form.name.data or "", form.filters)
+        queue.check_office(
+            form.filters, {o.id for o in readable_offices(visible_office_ids(current_user))}
+        )
+    except queue.BadFilter as exc:
+        return _bad_filter(exc)
+    try:
+        view = queue_saved.save_view(current_user.id, form.name.data or "", form.filters)
         db.session.commit()
     except queue.BadFilter:
         db.session.rollback()

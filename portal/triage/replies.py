@@ -4,6 +4,9 @@
 acknowledgement), moves the submission to "replied" and records the event, all in the caller's
 transaction. Publication is a second, separate decision: staff ask for it, the anonymised text
 waits in the editors' queue, and only ``approve_publication`` puts it on the notice page.
+
+A reply speaks for the submission's office (its name signs the mail); the editors' queue of a
+user holds only the replies of offices where that user is an editor.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from portal.extensions import db
 from portal.intake.models import Submission
 from portal.intake.sanitize import normalise_text
 from portal.notices.models import Finding, Notice
+from portal.offices.service import letter_identity
 from portal.outbox import enqueue
 from portal.outbox.models import OutboxMessage
 from portal.staff.models import User
@@ -119,7 +123,7 @@ def _mail_text(submission: Submission, body: str) -> str:
         "triage/reply_mail.txt",
         code=submission.code,
         body=body,
-        office_name=current_app.config.get("OFFICE_NAME", ""),
+        office_name=letter_identity(submission.office)["office_name"],
         track_url=current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/track",
     )
 
@@ -224,12 +228,14 @@ def _main_finding_id(submission: Submission) -> int | None:
     return links[0].finding_id if links else None
 
 
-def pending_publications() -> list[Reply]:
-    return list(
-        db.session.scalars(
-            select(Reply).where(Reply.public_state == "pending").order_by(Reply.created_at)
+def pending_publications(offices: frozenset[int] | None = None) -> list[Reply]:
+    """Replies waiting for an editor, of ``offices`` (None: every office), oldest first."""
+    query = select(Reply).where(Reply.public_state == "pending").order_by(Reply.created_at)
+    if offices is not None:
+        query = query.join(Submission, Submission.id == Reply.submission_id).where(
+            Submission.office_id.in_(sorted(offices))
         )
-    )
+    return list(db.session.scalars(query))
 
 
 def approve_publication(

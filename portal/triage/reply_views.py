@@ -4,6 +4,10 @@
 /staff/submissions/<code>/replies/<id>/letter   printable letter for postal submitters
 /staff/replies/pending                    editors approve or reject anonymised public texts
 /staff/replies/<id>/approve|reject        POST (editor)
+
+Each page is about one submission of one office: a triager or editor of that office replies,
+an editor of that office approves or rejects its publication (admin does both); another
+office's submission or reply is a 404, one the user only reads a 403.
 """
 
 from __future__ import annotations
@@ -25,19 +29,23 @@ from werkzeug.wrappers import Response
 
 from portal.extensions import db
 from portal.intake.models import Submission
-from portal.intake.service import find_by_code_or_404
 from portal.staff.auth import roles_required
+from portal.staff.scope import can, require_office, visible_office_ids
 from portal.triage import replies, workflow
 from portal.triage.forms import ApproveForm, RejectForm, ReplyForm
 from portal.triage.models import Reply
+from portal.triage.views import load
 
 bp = Blueprint("replies", __name__, url_prefix="/staff")
 
 
-def _reply_or_404(reply_id: int) -> Reply:
+def _reply_or_404(reply_id: int, *roles: str) -> Reply:
+    """The reply if the user may read its submission's office (else 404), holding one of
+    ``roles`` there (else 403)."""
     reply = db.session.get(Reply, reply_id)
     if reply is None:
         abort(404)
+    require_office(reply.submission.office_id, *roles)
     return reply
 
 
@@ -48,7 +56,7 @@ def _detail_url(submission: Submission) -> str:
 def panel_context(submission: Submission) -> dict[str, Any]:
     """What templates/triage/_reply_panel.html shows (a template global, so the detail page
     only needs to include the panel)."""
-    may_reply = current_user.is_authenticated and current_user.has_role(*replies.REPLIER_ROLES)
+    may_reply = current_user.is_authenticated and can(submission.office_id, *replies.REPLIER_ROLES)
     return {
         "may_reply": may_reply,
         "canned": replies.canned_texts(submission) if may_reply else [],
@@ -62,7 +70,7 @@ def panel_context(submission: Submission) -> dict[str, Any]:
 @bp.get("/submissions/<code>/reply")
 @roles_required(*replies.REPLIER_ROLES)
 def compose(code: str) -> str:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *replies.REPLIER_ROLES)
     draft = ""
     chosen = request.args.get("canned", "")
     if chosen.isdigit():
@@ -82,7 +90,7 @@ def _sent_message(channel: str) -> str:
 @bp.post("/submissions/<code>/reply")
 @roles_required(*replies.REPLIER_ROLES)
 def send(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *replies.REPLIER_ROLES)
     form = ReplyForm()
     if not form.validate():
         abort(400)
@@ -105,7 +113,7 @@ def send(code: str) -> Response:
 @bp.get("/submissions/<code>/replies/<int:reply_id>/letter")
 @roles_required(*replies.REPLIER_ROLES)
 def letter(code: str, reply_id: int) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *replies.REPLIER_ROLES)
     reply = _reply_or_404(reply_id)
     if reply.submission_id != submission.id:
         abort(404)
@@ -117,7 +125,7 @@ def letter(code: str, reply_id: int) -> Response:
 @bp.get("/replies/pending")
 @roles_required(*replies.EDITOR_ROLES)
 def pending() -> str:
-    items = replies.pending_publications()
+    items = replies.pending_publications(visible_office_ids(current_user, *replies.EDITOR_ROLES))
     choices = {r.id: replies.finding_choices(r.submission) for r in items}
     return render_template("triage/replies_pending.html", items=items, choices=choices)
 
@@ -125,7 +133,7 @@ def pending() -> str:
 @bp.post("/replies/<int:reply_id>/approve")
 @roles_required(*replies.EDITOR_ROLES)
 def approve(reply_id: int) -> Response:
-    reply = _reply_or_404(reply_id)
+    reply = _reply_or_404(reply_id, *replies.EDITOR_ROLES)
     form = ApproveForm()
     if not form.validate():
         abort(400)
@@ -149,7 +157,7 @@ def approve(reply_id: int) -> Response:
 @bp.post("/replies/<int:reply_id>/reject")
 @roles_required(*replies.EDITOR_ROLES)
 def reject(reply_id: int) -> Response:
-    reply = _reply_or_404(reply_id)
+    reply = _reply_or_404(reply_id, *replies.EDITOR_ROLES)
     form = RejectForm()
     if not form.validate():
         abort(400)

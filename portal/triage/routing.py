@@ -194,6 +194,13 @@ def _terms_cached(text: str) -> Counter[str]:
     return _terms(text)
 
 
+@lru_cache(maxsize=256)
+def _query_terms(norm: str) -> Counter[str]:
+    """A submission's own terms. Cached: a round's routers (one per notice) all read the same
+    text, and jieba is most of the cost. Callers must not change the Counter."""
+    return _terms(norm, _MAX_JIEBA_CHARS)
+
+
 @lru_cache(maxsize=1024)
 def _expansion_cached(text: str) -> tuple[tuple[float, tuple[str, ...]], ...]:
     return _expansion(text, load_lexicon())
@@ -274,7 +281,7 @@ class Router:
 
     def _bm25(self, text: str) -> list[float]:
         norm = _normalise(text[:_MAX_QUERY_CHARS])
-        own = {t: _term_weight(t) for t in _terms(norm, _MAX_JIEBA_CHARS)}
+        own = {t: _term_weight(t) for t in _query_terms(norm)}
         scores = self._bag_scores(own)
         # A fired rule is one piece of evidence: its notice terms are alternatives,
         # so it adds the score of its best-matching term, not the sum of all.
@@ -288,7 +295,7 @@ class Router:
         # Example similarity uses the citizen's own words only (no lexicon expansion),
         # weighted by idf so shared notice boilerplate counts for little.
         top_idf = math.log(1.0 + (len(self._docs) + 0.5) / 0.5) if self._docs else 1.0
-        bag = _terms(_normalise(text[:_MAX_QUERY_CHARS]), _MAX_JIEBA_CHARS)
+        bag = _query_terms(_normalise(text[:_MAX_QUERY_CHARS]))
         return {t: c * _term_weight(t) * self._idf.get(t, top_idf) for t, c in bag.items()}
 
     def _example_score(self, number: int, vector: Mapping[str, float]) -> float:

@@ -8,6 +8,9 @@ follow-ups and replies, NFKC-normalised. The index on it depends on the database
   character terms use ``LIKE '%term%'`` on the same text.
 * PostgreSQL: a pg_trgm GIN index on submission_search.text, used by ``ILIKE '%term%'``.
 
+Search is a condition the queue adds to its own (queue.conditions), so every search is scoped to
+the offices the staff member may read exactly like the queue's listing and counts.
+
 The DDL runs from ``create_all`` (an ``after_create`` listener on the table) and from the
 migration (``install_search_ddl(op.get_bind())``). ORM events on Submission, FollowUp and
 Reply keep the rows current.

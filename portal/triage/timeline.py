@@ -3,9 +3,10 @@ assignments, referrals, replies and the audit events that have no richer row of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -38,6 +39,7 @@ _COVERED_EVENTS = frozenset(
         "triage.referral",
         "triage.merge",
         "submission.follow_up",
+        "reply.send",
     }
 )
 
@@ -46,6 +48,17 @@ EVENT_LABELS = {
     "personal_data.view": _l("查看个人信息"),
     "triage.finding.confirm": _l("确认关联问题"),
     "triage.finding.remove": _l("移除关联问题"),
+    "submission.route": _l("分办到承办单位"),
+    "attachment.download": _l("下载附件"),
+    "reply.publication_requested": _l("申请公开答复"),
+    "reply.publication_approved": _l("批准公开答复"),
+    "reply.publication_rejected": _l("不予公开答复"),
+}
+
+# What an event's row says under its title, from the event's details.
+_EVENT_BODIES: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "personal_data.view": lambda d: d.get("reason"),
+    "submission.route": lambda d: d.get("office_name"),
 }
 
 
@@ -162,7 +175,7 @@ def _event_entries(submission_id: int) -> list[TimelineEntry]:
         if event.action in _COVERED_EVENTS:
             continue
         details = event.details or {}
-        body = details.get("reason") if event.action == "personal_data.view" else None
+        body = _EVENT_BODIES.get(event.action, lambda _d: None)(details)
         label = EVENT_LABELS.get(event.action, event.action)
         out.append(TimelineEntry(event.at, "event", str(label), body, event.actor))
     return out

@@ -1,5 +1,9 @@
 """The citizen's /track pages: open a case with code + secret, read its status and replies, add
-a follow-up. They read replies, so they live above replies in triage."""
+a follow-up. They read replies, so they live above replies in triage.
+
+The status page names the office handling the opinion (its public name only; nothing about its
+staff), or says the inspection office is still deciding which office will.
+"""
 
 from __future__ import annotations
 
@@ -102,6 +106,7 @@ def _render_status(submission: Submission, form: FollowUpForm, status: int = 200
             "triage/track_status.html",
             submission=submission,
             status_text=str(PUBLIC_STATUS.get(submission.status, _l("办理中"))),
+            office_name=submission.office.name if submission.office else None,
             received_text=site.datetime_text(submission.received_at),
             replies=replies_for(submission),
             additions=[f for f in follow_ups if f.author == "submitter"],

@@ -2,7 +2,12 @@
 
 Viewers read (personal data masked, no attachment downloads); triagers and admins act.
 Every action is a POST through a form of forms.py, writes an audit event and commits once.
-The queue's pages (queue_views.py) hang on the same blueprint.
+The queue's pages (queue_views.py) and the routing desk (routing_views.py) hang on the same
+blueprint.
+
+Each page loads the submission, then asks portal.staff.scope.require_office: another office's
+code is a 404 (its existence is never confirmed), an office the user only reads is a 403 on
+every action. The supervisor reads every office and acts on none.
 """
 
 from __future__ import annotations
@@ -27,12 +32,13 @@ from werkzeug.wrappers import Response
 from portal import audit
 from portal.extensions import db
 from portal.intake.attachments import send_attachment_response
-from portal.intake.models import Attachment, Submission
+from portal.intake.models import CHANNEL_LABELS, Attachment, Submission
 from portal.intake.sanitize import clean_html
 from portal.intake.service import find_by_code, find_by_code_or_404
 from portal.notices.models import Finding
 from portal.staff.auth import roles_required
 from portal.staff.models import User
+from portal.staff.scope import can, require_office
 from portal.triage import actions, deadlines, duplicates, findings, reveal, workflow
 from portal.triage.forms import (
     AssignForm,
@@ -51,6 +57,7 @@ bp = Blueprint("triage", __name__, url_prefix="/staff")
 
 READ_ROLES = ("triager", "viewer")
 ACT_ROLES = ("triager",)  # admin passes every check
+ROUTER_ROLES = ("supervisor",)  # who routes unrouted submissions to an office (and admin)
 ACTION_ERRORS = (actions.ActionError, workflow.TransitionError)
 
 
@@ -60,7 +67,21 @@ def no_store(response: Response) -> Response:
 
 
 def can_act() -> bool:
+    """Whether the user is a triager anywhere (the queue's bulk actions)."""
     return bool(current_user.is_authenticated and current_user.has_role(*ACT_ROLES))
+
+
+def can_act_on(submission: Submission) -> bool:
+    """Whether the user may act on this submission: a triager of its office, or an admin."""
+    return bool(current_user.is_authenticated and can(submission.office_id, *ACT_ROLES))
+
+
+def load(code: str, *roles: str) -> Submission:
+    """The submission of ``code`` if the user may read its office (else 404), holding one of
+    ``roles`` there when given (else 403)."""
+    submission = find_by_code_or_404(code)
+    require_office(submission.office_id, *roles)
+    return submission
 
 
 def assignee(user_id: int | None) -> User | None:
@@ -106,6 +127,7 @@ def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = 
     html = render_template(
         "triage/detail.html",
         submission=submission,
+        channel_labels=CHANNEL_LABELS,
         body_html=body_html,
         masked=reveal.masked_personal_data(submission),
         revealed=revealed,
@@ -116,7 +138,7 @@ def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = 
         targets=workflow.allowed_targets(submission.status),
         reason_required=workflow.REASON_REQUIRED,
         label=workflow.label,
-        users=actions.assignable_users(),
+        users=actions.assignable_for(submission),
         assignee=assigned,
         original=original,
         merged=merged,
@@ -124,7 +146,8 @@ def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = 
         campaign=len(near) + 1 >= duplicates.CAMPAIGN_MIN_SIZE,
         state=deadlines.deadline_state(submission.status, submission.reply_due_on, today, calendar),
         ack_overdue=deadlines.ack_overdue(submission.status, submission.ack_due_on, today),
-        can_act=can_act(),
+        can_act=can_act_on(submission),
+        may_route=submission.office_id is None and current_user.has_role(*ROUTER_ROLES),
         local_date=local_date,
     )
     return no_store(make_response(html))
@@ -133,13 +156,13 @@ def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = 
 @bp.get("/submissions/<code>")
 @roles_required(*READ_ROLES)
 def detail(code: str) -> Response:
-    return _render_detail(find_by_code_or_404(code))
+    return _render_detail(load(code))
 
 
 @bp.post("/submissions/<code>/personal-data", endpoint="reveal")
 @roles_required(*ACT_ROLES)
 def reveal_personal_data(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ACT_ROLES)
     form = RevealForm()
     if not form.validate():
         abort(400)
@@ -156,7 +179,7 @@ def reveal_personal_data(code: str) -> Response:
 @bp.get("/submissions/<code>/attachments/<int:attachment_id>")
 @roles_required(*ACT_ROLES)
 def attachment(code: str, attachment_id: int) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ACT_ROLES)
     item = db.session.get(Attachment, attachment_id)
     if item is None or item.submission_id != submission.id:
         abort(404)
@@ -177,7 +200,7 @@ def attachment(code: str, attachment_id: int) -> Response:
 @bp.post("/submissions/<code>/findings", endpoint="findings")
 @roles_required(*ACT_ROLES)
 def link_finding(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ACT_ROLES)
     form = FindingForm()
     if not form.validate():
         abort(400)
@@ -202,7 +225,7 @@ def link_finding(code: str) -> Response:
 @bp.post("/submissions/<code>/notes")
 @roles_required(*ACT_ROLES)
 def notes(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ACT_ROLES)
     form = NoteForm()
     if not form.validate():
         abort(400)
@@ -216,7 +239,7 @@ def notes(code: str) -> Response:
 @bp.post("/submissions/<code>/assign")
 @roles_required(*ACT_ROLES)
 def assign(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ACT_ROLES)
     form = AssignForm()
     if not form.validate():
         abort(400)
@@ -230,7 +253,7 @@ def assign(code: str) -> Response:
 @bp.post("/submissions/<code>/status")
 @roles_required(*ACT_ROLES)
 def status(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ACT_ROLES)
     form = StatusForm()
     if not form.validate():
         abort(400)
@@ -246,12 +269,12 @@ def status(code: str) -> Response:
 @bp.post("/submissions/<code>/merge")
 @roles_required(*ACT_ROLES)
 def merge(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ACT_ROLES)
     form = MergeForm()
     if not form.validate():
         abort(400)
     original = find_by_code(form.original.data or "")
-    if original is None:
+    if original is None or not can(original.office_id):  # never confirm another office's code
         return _refused(submission, _("找不到该回执编号。"))
     score = dict(duplicates.find_near_duplicates(submission, threshold=0.0)).get(original.code)
     return _act(
@@ -270,7 +293,7 @@ def merge(code: str) -> Response:
 @bp.post("/submissions/<code>/refer")
 @roles_required(*ACT_ROLES)
 def refer(code: str) -> Response:
-    submission = find_by_code_or_404(code)
+    submission = load(code, *ACT_ROLES)
     form = ReferForm()
     if not form.validate():
         return _refused(submission, first_error(form))

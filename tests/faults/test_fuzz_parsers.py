@@ -1,8 +1,10 @@
-"""Bounded fuzzing of the two parsers that read outside input: the notice parser (editors paste
-anything) and the mail parser (anyone can send anything). Neither may crash with an unexpected
-exception or hang; real inputs, damaged at random, are the most productive seeds.
+"""Bounded fuzzing of the parsers that read outside input: the notice parser (editors paste
+anything, upload any file, give any line any role) and the mail parser (anyone can send
+anything). None may crash with an unexpected exception or hang; real inputs, damaged at random,
+are the most productive seeds.
 
-Budget: 600 examples each (under 10 s in all here), well under the 60 s allowed.
+Budget: 600 examples each for text and mail, 150 for each uploaded format and for roles
+(under 30 s in all here), well under the 60 s allowed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.intake.mail.parse import ParsedMail, parse_message
-from portal.notices.parse import NoticeParseError, ParsedNotice, parse_notice
+from portal.notices.parse import (
+    ROLES,
+    NoticeFormatError,
+    NoticeParseError,
+    ParsedNotice,
+    extract_text,
+    parse_notice,
+)
 
 pytestmark = [pytest.mark.faults]
 
@@ -93,6 +102,98 @@ def test_notice_parser_survives_notice_shaped_noise(parts: list[str]) -> None:
 
 def test_notice_parser_on_a_huge_line() -> None:
     _timed_parse_notice("1.针对“" + "问" * 200_000 + "”问题\n" + "（" * 50_000)
+
+
+@settings(FUZZ, max_examples=150)
+@given(
+    text=st.sampled_from(_texts(NOTICES)),
+    roles=st.dictionaries(st.integers(1, 60), st.sampled_from(ROLES), max_size=20),
+)
+def test_notice_parser_survives_any_line_roles(text: str, roles: dict[int, str]) -> None:
+    started = time.monotonic()
+    try:
+        parsed = parse_notice(text, roles=roles)
+    except NoticeParseError as exc:
+        assert exc.line >= 1 and exc.message
+    else:
+        assert all(role in ROLES for _, role, _ in parsed.line_roles)
+    assert time.monotonic() - started < SLOW
+
+
+def _upload_seeds() -> list[tuple[str, bytes]]:
+    """The first real notice as each format an editor uploads (made here, as the tests do)."""
+    import io
+
+    import docx
+
+    text = _texts(NOTICES)[0]
+    document = docx.Document()
+    for line in text.splitlines():
+        document.add_paragraph(line)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    page = (
+        "<html><head><meta charset='utf-8'></head><body><div id='zoom'>"
+        + "".join(f"<p>{line}</p>" for line in text.splitlines())
+        + "</div><div class='footer'>版权所有</div></body></html>"
+    )
+    seeds = [("n.docx", buffer.getvalue()), ("n.html", page.encode())]
+    try:
+        from portal.printing import render_pdf
+
+        seeds.append(("n.pdf", render_pdf(page, [])))
+    except (ImportError, OSError):  # WeasyPrint's Pango libraries missing: no PDF seed
+        pass
+    return seeds
+
+
+UPLOADS = _upload_seeds()
+
+
+@st.composite
+def damaged_upload(draw: st.DrawFn) -> tuple[str, bytes]:
+    name, raw = draw(st.sampled_from(UPLOADS))
+    data = bytearray(raw)
+    for _ in range(draw(st.integers(1, 6))):
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        action = draw(st.sampled_from(["flip", "cut", "delete", "insert"]))
+        if action == "flip":
+            data[at] = draw(st.integers(0, 255))
+        elif action == "cut":
+            del data[at:]
+        elif action == "delete":
+            del data[at : at + draw(st.integers(1, 512))]
+        else:
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+    return name, bytes(data)
+
+
+@settings(FUZZ, max_examples=150)
+@given(upload=damaged_upload())
+def test_uploads_damaged_at_random_give_text_or_a_reason(upload: tuple[str, bytes]) -> None:
+    name, data = upload
+    started = time.monotonic()
+    try:
+        text = extract_text(data, name)
+    except NoticeFormatError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(text, str)
+        _timed_parse_notice(text)
+    assert time.monotonic() - started < SLOW
+
+
+@settings(FUZZ, max_examples=150)
+@given(
+    data=st.binary(max_size=3000), name=st.sampled_from(["a.txt", "a.html", "a.docx", "a.pdf", ""])
+)
+def test_arbitrary_bytes_under_any_name_give_text_or_a_reason(data: bytes, name: str) -> None:
+    try:
+        assert isinstance(extract_text(data, name), str)
+    except NoticeFormatError as exc:
+        assert str(exc)
 
 
 def _timed_parse_mail(raw: bytes) -> None:

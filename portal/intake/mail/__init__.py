@@ -1,6 +1,7 @@
-"""Email intake: parse, charsets and headers (pure), store (one message's record), ingest (mail
-through the one door), quarantine (and the spool), IMAP fetch, the mail tables, the quarantine
-pages and `flask mail`."""
+"""Email intake: parse, charsets, headers and routing (pure: which office a shared-mailbox
+message is for), store (one message's record, its office and notice), ingest (mail through the
+one door), quarantine (and the spool), mailboxes (the shared one and each office's own), IMAP
+fetch, the mail tables, the quarantine pages and `flask mail`."""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 ``ingest(raw)`` decides what one message is; ``IngestOutcome.line()`` is the DESIGN.md contract
 line. Every distinct message leaves one MailMessage row holding its raw bytes, committed in the
-same transaction as the submission or follow-up it becomes. When the database itself fails the
+same transaction as the submission or follow-up it becomes. A message from an office's own
+mailbox belongs to that office; one from the shared mailbox is routed (store.route_mail); a reply
+to our mail stays with the office of the submission it answers. When the database itself fails the
 raw message goes to the spool (quarantine.spool) and MailStoreError is raised, so the MTA (or the
 IMAP mark) retries and nothing is lost.
 """
@@ -23,7 +25,8 @@ from portal.intake.follow_ups import add_follow_up
 from portal.intake.mail.headers import find_receipt_code
 from portal.intake.mail.models import MailMessage
 from portal.intake.mail.parse import ParsedMail, parse_message
-from portal.intake.mail.quarantine import spool, spool_folder
+from portal.intake.mail.quarantine import spool, spool_folder, spooled_office
+from portal.intake.mail.routing import Route
 from portal.intake.mail.store import (
     InboundMail,
     IngestOutcome,
@@ -31,6 +34,7 @@ from portal.intake.mail.store import (
     body_text,
     mail_row,
     record_mail,
+    route_mail,
     store,
 )
 from portal.intake.models import FollowUp, Submission
@@ -39,19 +43,27 @@ from portal.outbox.models import OutboxMessage
 
 
 def ingest(
-    raw: bytes, *, source: str = "pipe", received_at: datetime | None = None
+    raw: bytes,
+    *,
+    source: str = "pipe",
+    received_at: datetime | None = None,
+    office_id: int | None = None,
 ) -> IngestOutcome:
-    """Turn one raw RFC 5322 message into an outcome; commits. Raises only MailStoreError."""
+    """Turn one raw RFC 5322 message into an outcome; commits. Raises only MailStoreError.
+
+    ``office_id``: the office whose own mailbox it came from; None routes it (the shared
+    mailbox, a pipe)."""
     try:
-        return _ingest(bytes(raw), source=source, received_at=received_at)
+        return _ingest(bytes(raw), source=source, received_at=received_at, office_id=office_id)
     except MailStoreError:
         raise
     except SQLAlchemyError as exc:
         _rollback()
-        raise MailStoreError(f"database error: {exc}", spool(raw)) from exc
+        raise MailStoreError(f"database error: {exc}", spool(raw, office_id)) from exc
     except Exception as exc:  # a bug must not lose the message: quarantine it instead
         _rollback()
-        return _quarantine_or_spool(raw, source, f"internal error: {type(exc).__name__}: {exc}")
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        return _quarantine_or_spool(raw, source, reason, office_id)
 
 
 def drain_spool() -> list[tuple[Path, IngestOutcome]]:
@@ -59,26 +71,33 @@ def drain_spool() -> list[tuple[Path, IngestOutcome]]:
     folder = spool_folder()
     done: list[tuple[Path, IngestOutcome]] = []
     for path in sorted(folder.glob("*.eml")) if folder.is_dir() else []:
-        outcome = _ingest(path.read_bytes(), source="spool", received_at=None)
+        raw, office_id = path.read_bytes(), spooled_office(path)
+        outcome = _ingest(raw, source="spool", received_at=None, office_id=office_id)
         path.unlink()
         done.append((path, outcome))
     return done
 
 
-def _ingest(raw: bytes, *, source: str, received_at: datetime | None) -> IngestOutcome:
+def _ingest(
+    raw: bytes, *, source: str, received_at: datetime | None, office_id: int | None = None
+) -> IngestOutcome:
     parsed = parse_message(raw, max_bytes=int(current_app.config["MAIL_MAX_BYTES"]))
-    mail = InboundMail(raw=raw, parsed=parsed, source=source, received_at=received_at)
+    mail = InboundMail(
+        raw=raw, parsed=parsed, source=source, received_at=received_at, office_id=office_id
+    )
     seen = _seen_before(mail)
     if seen is not None:
         return seen
     if parsed.quarantine_reason:
-        return store(mail, IngestOutcome("quarantined", reason=parsed.quarantine_reason))
+        outcome = IngestOutcome("quarantined", reason=parsed.quarantine_reason)
+        return store(mail, outcome, route_mail(mail).office_id)
     if parsed.auto_reason:
-        return store(mail, _ignore(parsed))
+        return store(mail, _ignore(parsed), route_mail(mail, guess=False).office_id)
     submission = _thread_target(parsed)
     if submission is not None:
+        # A reply stays with the office answering it, whichever mailbox it arrived in.
         return _thread(mail, submission)
-    return _record(mail)
+    return _record(mail, route_mail(mail))
 
 
 def _seen_before(mail: InboundMail) -> IngestOutcome | None:
@@ -164,13 +183,14 @@ def _reopens_in_last_hour(sender_hash: str) -> int:
 
 def _thread(mail: InboundMail, submission: Submission) -> IngestOutcome:
     limit = int(current_app.config["MAIL_REOPENS_PER_HOUR"])
+    office_id = submission.office_id
     if mail.sender_hash and _reopens_in_last_hour(mail.sender_hash) >= limit:
-        return store(mail, IngestOutcome("quarantined", reason="rate limit"))
+        return store(mail, IngestOutcome("quarantined", reason="rate limit"), office_id)
     code, submission_id = submission.code, submission.id
     outcome = IngestOutcome("threaded", code=code)
 
     def keep_mail(_follow_up: FollowUp) -> None:
-        db.session.add(mail_row(mail, outcome, submission_id))
+        db.session.add(mail_row(mail, outcome, submission_id, office_id))
 
     # The receipt code is not a secret: mail from another address is marked as such.
     same_sender = bool(mail.sender_hash) and mail.sender_hash == submission.sender_hash
@@ -186,19 +206,20 @@ def _thread(mail: InboundMail, submission: Submission) -> IngestOutcome:
             before_commit=keep_mail,
         )
     except DuplicateSubmission as exc:
-        return store(mail, IngestOutcome("duplicate", code=exc.code))
+        return store(mail, IngestOutcome("duplicate", code=exc.code), office_id)
     except SubmissionRejected as exc:
-        return store(mail, _rejected(exc))
+        return store(mail, _rejected(exc), office_id)
     return outcome
 
 
-def _record(mail: InboundMail) -> IngestOutcome:
+def _record(mail: InboundMail, route: Route) -> IngestOutcome:
     files = mail.files()
     sender = mail.parsed.sender
+    office_id = route.office_id
 
     def keep_mail(submission: Submission) -> None:
         outcome = IngestOutcome("recorded", code=submission.code)
-        db.session.add(mail_row(mail, outcome, submission.id))
+        db.session.add(mail_row(mail, outcome, submission.id, submission.office_id))
 
     for _attempt in range(2):
         try:
@@ -209,14 +230,15 @@ def _record(mail: InboundMail) -> IngestOutcome:
                 sender=sender,
                 actor="mail",
                 before_commit=keep_mail,
+                route=route,
             )
         except DuplicateSubmission as exc:
-            return store(mail, IngestOutcome("duplicate", code=exc.code))
+            return store(mail, IngestOutcome("duplicate", code=exc.code), office_id)
         except SubmissionRejected as exc:
             if set(exc.errors) == {"sender_email"} and sender:
                 sender = None  # an unusable From address: record without it (raw keeps it)
                 continue
-            return store(mail, _rejected(exc))
+            return store(mail, _rejected(exc), office_id)
         return IngestOutcome("recorded", code=receipt.code)
     raise AssertionError("unreachable")
 
@@ -236,7 +258,9 @@ def _rollback() -> None:
         db.session.rollback()
 
 
-def _quarantine_or_spool(raw: bytes, source: str, reason: str) -> IngestOutcome:
+def _quarantine_or_spool(
+    raw: bytes, source: str, reason: str, office_id: int | None
+) -> IngestOutcome:
     parsed = ParsedMail(dedupe_key="sha256:" + hashlib.sha256(raw).hexdigest())
     try:
         full = parse_message(raw)
@@ -249,7 +273,8 @@ def _quarantine_or_spool(raw: bytes, source: str, reason: str) -> IngestOutcome:
         pass
     mail = InboundMail(raw=raw, parsed=parsed, source=source, received_at=None)
     try:
-        return store(mail, IngestOutcome("quarantined", reason=reason))
+        # Its mailbox's office, else unrouted: routing may be what failed.
+        return store(mail, IngestOutcome("quarantined", reason=reason), office_id)
     except SQLAlchemyError as exc:
         _rollback()
-        raise MailStoreError(f"database error: {exc}", spool(raw)) from exc
+        raise MailStoreError(f"database error: {exc}", spool(raw, office_id)) from exc

@@ -15,9 +15,10 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
+from portal.offices.models import Office
 from portal.personal_data import EncryptedText
 from portal.workdays import utcnow
 
@@ -61,6 +62,8 @@ class MailMessage(Model):
     release_state: Mapped[str] = mapped_column(String(10), default="none", index=True)
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     released_by: Mapped[str | None] = mapped_column(String(200))
+
+    office: Mapped[Office | None] = relationship()
 
     @property
     def raw_bytes(self) -> bytes | None:

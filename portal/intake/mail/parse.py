@@ -55,7 +55,8 @@ class ParsedMail:
     message_id: str | None = None
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
-    to: list[str] = field(default_factory=list)
+    to: list[str] = field(default_factory=list)  # To and Cc
+    delivered_to: list[str] = field(default_factory=list)  # Delivered-To, X-Original-To
     text: str = ""
     html: str | None = None
     attachments: list[MailAttachment] = field(default_factory=list)
@@ -306,6 +307,8 @@ def _fill_headers(mail: ParsedMail, headers: dict[str, list[str]]) -> None:
     mail.in_reply_to = replied[0] if replied else None
     mail.references = msg_ids(" ".join(headers.get("references", [])))
     mail.to = [a for _n, a in addresses(headers.get("to", []) + headers.get("cc", []), problems)]
+    envelope = headers.get("delivered-to", []) + headers.get("x-original-to", [])
+    mail.delivered_to = [a for _n, a in addresses(envelope, problems)]
     for name in ("original-message-id", "x-original-message-id"):
         mail.bounced_message_ids.extend(msg_ids(first_value(headers, name)))
 

@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from portal import audit
 from portal.extensions import db
 from portal.intake import attachments as files
 from portal.intake.mail.models import MailMessage
 from portal.intake.mail.parse import parse_message
-from portal.intake.mail.store import InboundMail, IngestOutcome, body_text, one_line, record_mail
+from portal.intake.mail.store import (
+    InboundMail,
+    IngestOutcome,
+    body_text,
+    one_line,
+    record_mail,
+    route_mail,
+)
 from portal.intake.models import Submission
 from portal.intake.service import DuplicateSubmission, IncomingFile, SubmissionRejected
 
@@ -31,13 +39,16 @@ def spool_folder() -> Path:
     return Path(current_app.instance_path) / "mail-spool"
 
 
-def spool(raw: bytes) -> Path | None:
-    """Write raw to instance/mail-spool/ durably (fsync file and directory); None if impossible."""
+def spool(raw: bytes, office_id: int | None = None) -> Path | None:
+    """Write raw to instance/mail-spool/ durably (fsync file and directory); None if impossible.
+
+    The name keeps the office whose own mailbox it came from (``-o<id>``)."""
     try:
         folder = spool_folder()
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = folder / f"{stamp}-{hashlib.sha256(raw).hexdigest()[:16]}.eml"
+        office = f"-o{office_id}" if office_id is not None else ""
+        target = folder / f"{stamp}-{hashlib.sha256(raw).hexdigest()[:16]}{office}.eml"
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
@@ -54,9 +65,19 @@ def spool(raw: bytes) -> Path | None:
         return None
 
 
-def quarantined(limit: int = 200, before_id: int | None = None) -> list[MailMessage]:
-    """Messages waiting for staff, newest first."""
+def spooled_office(path: Path) -> int | None:
+    """The office a spooled message's mailbox belonged to, from its name (None: shared)."""
+    match = re.search(r"-o(\d+)\.eml$", path.name)
+    return int(match.group(1)) if match else None
+
+
+def quarantined(
+    limit: int = 200, before_id: int | None = None, scope: ColumnElement[bool] | None = None
+) -> list[MailMessage]:
+    """Messages waiting for staff, newest first; ``scope`` limits them to some offices."""
     query = select(MailMessage).where(MailMessage.release_state == "pending")
+    if scope is not None:
+        query = query.where(scope)
     if before_id:
         query = query.where(MailMessage.id < before_id)
     return list(db.session.scalars(query.order_by(MailMessage.id.desc()).limit(limit)))
@@ -85,19 +106,28 @@ def _accepted_attachments(mail: InboundMail) -> tuple[list[IncomingFile], list[s
 def release(row: MailMessage, *, actor: str) -> IngestOutcome:
     """Record a quarantined message with status held, leaving refused files in the raw mail.
 
-    Raises ValueError when the message cannot be recorded even so."""
+    It goes to the message's office; a message of no office is routed as a new one would be
+    (unrouted when that cannot tell). Raises ValueError when it cannot be recorded even so."""
     raw = row.raw_bytes
     if raw is None or row.release_state != "pending":
         raise ValueError("not a pending quarantined message")
     parsed = parse_message(raw, max_bytes=len(raw) + 1)  # staff decided: no size cap now
-    mail = InboundMail(raw=raw, parsed=parsed, source=row.source, received_at=row.received_at)
+    mail = InboundMail(
+        raw=raw,
+        parsed=parsed,
+        source=row.source,
+        received_at=row.received_at,
+        office_id=row.office_id,
+    )
+    route = route_mail(mail)
     kept, refused = _accepted_attachments(mail)
     note = f"隔离邮件由工作人员放行（原因：{row.reason or '未知'}）"
     if refused:
         note += "；未接收的附件保留在原始邮件中：" + "、".join(refused)
     reason = row.reason
 
-    def mark_released(code: str, submission_id: int | None) -> None:
+    def mark_released(code: str, submission_id: int | None, office_id: int | None) -> None:
+        row.office_id = office_id
         row.release_state = "released"
         row.released_at = datetime.now(UTC)
         row.released_by = actor
@@ -119,14 +149,19 @@ def release(row: MailMessage, *, actor: str) -> IngestOutcome:
                 attachments=attachments,
                 sender=_valid_sender(parsed.sender),
                 actor=actor,
+                route=route,
                 status="held",
                 hold_reason=note,
-                before_commit=lambda submission: mark_released(submission.code, submission.id),
+                before_commit=lambda submission: mark_released(
+                    submission.code, submission.id, submission.office_id
+                ),
             )
         except DuplicateSubmission as exc:
+            found = db.session.execute(
+                select(Submission.id, Submission.office_id).where(Submission.code == exc.code)
+            ).first()
             mark_released(
-                exc.code,
-                db.session.scalar(select(Submission.id).where(Submission.code == exc.code)),
+                exc.code, found.id if found else None, found.office_id if found else row.office_id
             )
             db.session.commit()
             return IngestOutcome("duplicate", code=exc.code)

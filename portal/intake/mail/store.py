@@ -21,9 +21,12 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.intake.mail.models import MailMessage, Outcome
 from portal.intake.mail.parse import ParsedMail
+from portal.intake.mail.routing import OfficeRef, Route, route_message
 from portal.intake.models import Submission
+from portal.intake.office_routing import guess_office
 from portal.intake.service import Incoming, IncomingFile, Receipt, record_submission
 from portal.notices.models import Notice
+from portal.offices.service import all_offices, default_office
 from portal.personal_data import blind_index
 
 MESSAGE_ID_MAX = 500
@@ -64,12 +67,14 @@ def one_line(text: str, limit: int = 300) -> str:
 
 @dataclass
 class InboundMail:
-    """One raw message with what the parser made of it, and where it came from."""
+    """One raw message with what the parser made of it, and where it came from: ``office_id``
+    is the office whose own mailbox it arrived in (None: the shared mailbox or a pipe)."""
 
     raw: bytes
     parsed: ParsedMail
     source: str
     received_at: datetime | None
+    office_id: int | None = None
 
     @cached_property
     def sha256(self) -> str:
@@ -106,7 +111,10 @@ class InboundMail:
 
 
 def mail_row(
-    mail: InboundMail, outcome: IngestOutcome, submission_id: int | None = None
+    mail: InboundMail,
+    outcome: IngestOutcome,
+    submission_id: int | None = None,
+    office_id: int | None = None,
 ) -> MailMessage:
     """The MailMessage row of one distinct message, with its compressed raw bytes."""
     parsed = mail.parsed
@@ -120,6 +128,7 @@ def mail_row(
         outcome=outcome.kind,
         reason=one_line(outcome.reason, 500) if outcome.reason else None,
         code=outcome.code,
+        office_id=office_id,
         submission_id=submission_id,
         sender=parsed.sender,
         sender_hash=mail.sender_hash,
@@ -129,22 +138,68 @@ def mail_row(
     )
 
 
-def store(mail: InboundMail, outcome: IngestOutcome) -> IngestOutcome:
+def store(mail: InboundMail, outcome: IngestOutcome, office_id: int | None = None) -> IngestOutcome:
     """Keep a message that becomes no submission (duplicate, ignored, quarantined); commits."""
-    db.session.add(mail_row(mail, outcome))
+    db.session.add(mail_row(mail, outcome, office_id=office_id))
     db.session.commit()
     return outcome
 
 
-def intake_notice() -> Notice | None:
-    """Mail is about the newest published notice unless MAIL_NOTICE_SLUG names one."""
+# --- which office, which notice -------------------------------------------------------------------
+
+
+def route_mail(mail: InboundMail, *, guess: bool = True) -> Route:
+    """The office a message goes to: its mailbox's; in a one-office deployment the default
+    office, as before offices existed; otherwise routing.route_message decides."""
+    if mail.office_id is not None:
+        return Route(mail.office_id, "mailbox")
+    default = default_office()
+    offices = [
+        OfficeRef(o.id, o.name, o.short_name or "", tuple(o.addresses))
+        for o in all_offices(active_only=True)
+    ]
+    if all(o.id == default.id for o in offices):
+        return Route(default.id, "default")
+    parsed = mail.parsed
+    return route_message(
+        recipients=[*parsed.delivered_to, *parsed.to],
+        subject=parsed.subject,
+        body=parsed.text,
+        offices=offices,
+        guess=(lambda text: guess_office(text, None)) if guess else None,
+    )
+
+
+def intake_notice(office_id: int | None = None) -> Notice | None:
+    """The notice mail to ``office_id`` is about: its newest published notice, unless it is
+    the default office and MAIL_NOTICE_SLUG names one (as before offices existed). Without an
+    office: any office's newest, or the slug's."""
     slug = current_app.config.get("MAIL_NOTICE_SLUG")
     query = select(Notice).where(Notice.state == "published")
-    if slug:
+    if office_id is not None:
+        if slug and office_id == default_office().id:
+            return db.session.scalar(
+                query.where(Notice.slug == slug, Notice.office_id == office_id)
+            )
+        query = query.where(Notice.office_id == office_id)
+    elif slug:
         return db.session.scalar(query.where(Notice.slug == slug))
     return db.session.scalar(
         query.order_by(Notice.published_at.desc().nulls_last(), Notice.id.desc()).limit(1)
     )
+
+
+def _route_notice(route: Route) -> Notice | None:
+    """The guessed notice when it is a published notice of the routed office, else the office's
+    newest (None when unrouted)."""
+    if route.office_id is None:
+        return None
+    if route.notice_id is not None:
+        notice = db.session.get(Notice, route.notice_id)
+        published = notice is not None and notice.state == "published"
+        if published and notice is not None and notice.office_id == route.office_id:
+            return notice
+    return intake_notice(route.office_id)
 
 
 def record_mail(
@@ -155,18 +210,22 @@ def record_mail(
     sender: str | None,
     actor: str,
     before_commit: Callable[[Submission], None],
+    route: Route,
     status: str = "received",
     hold_reason: str | None = None,
 ) -> Receipt:
-    """The message as an email submission through the one door; ``before_commit`` keeps the
-    mail's own record in the same transaction."""
+    """The message as an email submission of ``route``'s office (unrouted when it has none)
+    through the one door; ``before_commit`` keeps the mail's own record in the same
+    transaction."""
     parsed = mail.parsed
     return record_submission(
         Incoming(
             channel="email",
             body=body,
             body_html=parsed.html,
-            notice=intake_notice(),
+            notice=_route_notice(route),
+            office_id=route.office_id,
+            unrouted=route.office_id is None,
             subject=parsed.subject or None,
             attachments=attachments,
             received_at=mail.received_at,
@@ -175,6 +234,7 @@ def record_mail(
             sender_email=sender,
             message_id=mail.message_id,
             dedupe_key=mail.hash_key,
+            channel_details=route.channel_details(),
             actor=actor,
         ),
         before_commit=before_commit,

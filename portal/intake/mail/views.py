@@ -1,4 +1,8 @@
-"""Staff quarantine of inbound mail: list, read safely, download the raw .eml, release, delete."""
+"""Staff quarantine of inbound mail: list, read safely, download the raw .eml, release, delete.
+
+Scoped by office where the rows are read: a triager sees and handles the mail of the offices
+where it is a triager; mail no office could be found for is seen by the supervisor and admin
+only. The supervisor reads (list and page) but does not release, delete or download."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import ColumnElement
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import audit, site
@@ -22,9 +28,10 @@ from portal.intake.mail.quarantine import delete as delete_message
 from portal.intake.mail.quarantine import quarantined, release
 from portal.personal_data import mask_email
 from portal.staff.auth import roles_required
+from portal.staff.scope import office_clause, require_office
 
 bp = Blueprint("mail_quarantine", __name__, url_prefix="/staff/mail")
-ROLES = ("triager", "admin")
+ROLES = ("triager", "supervisor")  # admin always passes
 
 
 @bp.after_request
@@ -35,34 +42,55 @@ def _private(response: Response) -> Response:
     return response
 
 
-def _pending_or_404(message_id: int) -> MailMessage:
+def _reading_roles() -> tuple[str, ...]:
+    # The supervisor reads every office's mail (unrouted included); staff only as triagers.
+    return ("viewer",) if current_user.role == "supervisor" else ("triager",)
+
+
+def _scope() -> ColumnElement[bool]:
+    return office_clause(MailMessage.office_id, *_reading_roles())
+
+
+def _pending_or_404(message_id: int, *roles: str) -> MailMessage:
+    """The pending message, once the user may act on its office with ``roles`` (404 when it
+    may not see that office at all: never confirm it exists)."""
     row = db.session.get(MailMessage, message_id)
     if row is None or row.release_state != "pending" or row.raw is None:
         abort(404)
+    require_office(row.office_id, *roles)
     return row
 
 
 @bp.get("/quarantine")
 @roles_required(*ROLES)
 def quarantine_list() -> str:
-    rows = quarantined()
-    return render_template("intake/mail_quarantine.html", rows=rows, mask_email=mask_email)
+    rows = quarantined(scope=_scope())
+    return render_template(
+        "intake/mail_quarantine.html",
+        rows=rows,
+        mask_email=mask_email,
+        may_handle=current_user.role != "supervisor",
+    )
 
 
 @bp.get("/quarantine/<int:message_id>")
 @roles_required(*ROLES)
 def quarantine_show(message_id: int) -> str:
-    row = _pending_or_404(message_id)
+    row = _pending_or_404(message_id, *_reading_roles())
     parsed = parse_message(row.raw_bytes or b"")
     return render_template(
-        "intake/mail_message.html", row=row, parsed=parsed, mask_email=mask_email
+        "intake/mail_message.html",
+        row=row,
+        parsed=parsed,
+        mask_email=mask_email,
+        may_handle=current_user.role != "supervisor",
     )
 
 
 @bp.get("/quarantine/<int:message_id>/raw")
 @roles_required(*ROLES)
 def quarantine_raw(message_id: int) -> Response:
-    row = _pending_or_404(message_id)
+    row = _pending_or_404(message_id, "triager")
     audit.record("mail.download", object_type="mail_message", object_id=row.id)
     db.session.commit()
     return site.download(row.raw_bytes or b"", "message/rfc822", f"mail-{row.id}.eml")
@@ -71,7 +99,7 @@ def quarantine_raw(message_id: int) -> Response:
 @bp.post("/quarantine/<int:message_id>/release")
 @roles_required(*ROLES)
 def quarantine_release(message_id: int) -> BaseResponse:
-    row = _pending_or_404(message_id)
+    row = _pending_or_404(message_id, "triager")
     try:
         outcome = release(row, actor=audit.current_actor())
     except ValueError as exc:
@@ -85,7 +113,7 @@ def quarantine_release(message_id: int) -> BaseResponse:
 @bp.post("/quarantine/<int:message_id>/delete")
 @roles_required(*ROLES)
 def quarantine_delete(message_id: int) -> BaseResponse:
-    row = _pending_or_404(message_id)
+    row = _pending_or_404(message_id, "triager")
     delete_message(row, actor=audit.current_actor())
     flash(_("隔离邮件已删除。"), "success")
     return redirect(url_for(".quarantine_list"))
