@@ -58,6 +58,8 @@ def roles_required(
 
 
 def find_user(email: str) -> User | None:
+    if "\x00" in email:  # no address holds one, and PostgreSQL refuses it in a query
+        return None
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
@@ -73,7 +75,7 @@ def register_failure(user: User | None, email: str, reason: str) -> None:
         "login.failure",
         object_type="user",
         object_id=user.id if user else None,
-        details={"email": email[:254], "reason": reason},
+        details={"email": email.replace("\x00", "")[:254], "reason": reason},
         actor="public",
     )
     if user is not None and not user.is_locked(now):
