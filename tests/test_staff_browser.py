@@ -130,7 +130,7 @@ def test_admin_sets_up_a_second_office_its_round_and_its_triager(
     page.get_by_role("link", name="单位管理").first.click()
     page.get_by_label("单位全称").fill("佛山市南海区教育局")
     page.get_by_label("简称").fill("南海教育")
-    page.get_by_label("网址名（公开网址 /offices/<slug>）").fill("nanhai-edu")
+    page.get_by_label("网址名（公开网址 /offices/网址名）").fill("nanhai-edu")
     page.get_by_role("button", name="创建").click()
     page.wait_for_url("**/staff/offices/nanhai-edu")
     page.get_by_label("联系电话").fill("0757-86281234")

@@ -43,7 +43,7 @@ def _slug_field(label: str) -> StringField:
 
 
 class OfficeCreateForm(FlaskForm):
-    slug = _slug_field(_l("网址名（公开网址 /offices/<slug>）"))
+    slug = _slug_field(_l("网址名（公开网址 /offices/网址名）"))
     name = StringField(
         _l("单位全称"), validators=[DataRequired(_l("请填写单位名称。")), Length(max=200)]
     )
