@@ -29,7 +29,11 @@ def _from_snapshot() -> dict[int, FeedbackCounts]:
             OfficeFigures.round_id.is_(None), OfficeFigures.office_id.is_not(None)
         )
     )
-    return {office: FeedbackCounts(received, answered) for office, received, answered in rows}
+    return {
+        office: FeedbackCounts(received, answered)
+        for office, received, answered in rows
+        if office is not None
+    }
 
 
 def _counted() -> dict[int, FeedbackCounts]:
@@ -43,7 +47,11 @@ def _counted() -> dict[int, FeedbackCounts]:
         .where(Submission.status != "spam", Submission.office_id.is_not(None))
         .group_by(Submission.office_id)
     )
-    return {office: FeedbackCounts(received, replied) for office, received, replied in rows}
+    return {
+        office: FeedbackCounts(received, replied)
+        for office, received, replied in rows
+        if office is not None
+    }
 
 
 def office_feedback_counts() -> Mapping[int, FeedbackCounts]:
