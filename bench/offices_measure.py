@@ -34,6 +34,7 @@ class Setup:
     deep_page: int
     deep_cursor: str
     refresh_seconds: float
+    refresh_note: str
 
     def summary(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,13 +106,38 @@ def _user(email: str, role: str, offices: list[Any]) -> None:
     db.session.commit()
 
 
+def _refresh_snapshot(limit_s: int = 300) -> tuple[float, str]:
+    """Refresh the oversight snapshot (timed): with the server's settings within ``limit_s``,
+    else again with 256 MB of work_mem (a NOT IN over every spam id only hashes in memory)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from portal.extensions import db
+    from portal.ledger import oversight
+
+    for setting, note in (
+        (f"SET statement_timeout = '{limit_s}s'", "server settings"),
+        ("SET work_mem = '256MB'", f"work_mem 256MB (over {limit_s}s with the server's)"),
+    ):
+        db.session.execute(text(setting))
+        started = time.monotonic()
+        try:
+            oversight.refresh_figures()
+        except OperationalError:  # the statement timeout
+            db.session.rollback()
+            continue
+        finally:
+            db.session.execute(text("RESET statement_timeout"))
+        return time.monotonic() - started, note
+    raise RuntimeError("the oversight snapshot could not be refreshed")
+
+
 def prepare(url: str, instance: Path, deep_pages: int, *, repair: bool) -> Setup:
     """As the database owner: users, the busiest office, a deep cursor, a fresh snapshot."""
     from sqlalchemy import func, select
 
     from portal.extensions import db
     from portal.intake.models import Submission
-    from portal.ledger import oversight
     from portal.offices.models import Office
     from portal.triage import queue
 
@@ -139,9 +165,7 @@ def prepare(url: str, instance: Path, deep_pages: int, *, repair: bool) -> Setup
             .offset(position)
             .limit(1)
         ).one()
-        started = time.monotonic()
-        oversight.refresh_figures()
-        refresh = time.monotonic() - started
+        refresh, note = _refresh_snapshot()
         setup = Setup(
             office_id=office_id,
             office_slug=office.slug,
@@ -149,6 +173,7 @@ def prepare(url: str, instance: Path, deep_pages: int, *, repair: bool) -> Setup
             deep_page=deep_pages + 1,
             deep_cursor=queue.encode_cursor(deep_row, "received"),
             refresh_seconds=refresh,
+            refresh_note=note,
         )
         db.session.remove()
         db.engine.dispose()

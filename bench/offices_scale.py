@@ -194,7 +194,7 @@ def report(results: dict[str, Any]) -> None:
     s = results["setup"]
     print(
         f"  busiest office {s['office_slug']}: {s['office_rows']:,} submissions; "
-        f"snapshot refresh {s['refresh_seconds']:.1f}s"
+        f"snapshot refresh {s['refresh_seconds']:.1f}s ({s['refresh_note']})"
     )
     for key, label in (
         ("queue_first", "triager: first queue page"),
