@@ -223,6 +223,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(InterfaceError, _handle_database_down)
     app.register_error_handler(OSError, _handle_storage_full)
     app.jinja_env.globals["html_lang"] = html_lang
+    # Times and dates as people read them, in Asia/Shanghai, for every feature's templates.
+    app.jinja_env.globals["datetime_text"] = datetime_text
+    app.jinja_env.globals["date_text"] = date_text
 
 
 def datetime_text(moment: datetime) -> str:

@@ -22,7 +22,7 @@ from docx.oxml.ns import nsdecls
 from portal.notices.parse import NoticeFormatError, ParsedNotice, extract_text, parse_notice
 from portal.notices.parse.docx_text import docx_text, format_number
 from portal.notices.parse.patterns import heading
-from portal.printing import pdf_available, render_pdf
+from portal.printing import render_pdf
 from tests.test_notice_parse import FIXTURES, SEED_NOTICE
 
 DEV = [
@@ -273,10 +273,6 @@ def make_pdf(text: str) -> bytes:
     return render_pdf(page, [])
 
 
-needs_pdf = pytest.mark.skipif(not pdf_available(), reason="WeasyPrint's Pango libraries missing")
-
-
-@needs_pdf
 @pytest.mark.parametrize("path", DEV, ids=IDS)
 def test_pdf_with_wrapped_lines_reads_like_the_text(path: Path) -> None:
     text = _text(path)
@@ -286,7 +282,6 @@ def test_pdf_with_wrapped_lines_reads_like_the_text(path: Path) -> None:
     assert structure(parse_notice(extracted)) == structure(parse_notice(text))
 
 
-@needs_pdf
 def test_pdf_wrapping_really_happens_and_joins_back() -> None:
     text = _text(SEED_NOTICE)
     from pypdf import PdfReader
@@ -297,7 +292,6 @@ def test_pdf_wrapping_really_happens_and_joins_back() -> None:
     assert longest in extract_text(make_pdf(text), "seed.pdf").splitlines()
 
 
-@needs_pdf
 def test_pdf_without_text_layer_is_refused() -> None:
     blank = render_pdf("<html><body><div style='height:20mm'></div></body></html>", [])
     with pytest.raises(NoticeFormatError, match="文字层"):
@@ -396,9 +390,8 @@ def test_every_format_of_one_notice_gives_one_structure() -> None:
         extract_text(text.encode("gb18030"), "n.txt"),
         extract_text(make_docx(text), "n.docx"),
         extract_text(make_page(text), "n.html"),
+        extract_text(make_pdf(text), "n.pdf"),
     ]
-    if pdf_available():
-        formats.append(extract_text(make_pdf(text), "n.pdf"))
     expected = structure(parse_notice(text))
     for extracted in formats:
         assert structure(parse_notice(extracted)) == expected

@@ -6,14 +6,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal import site
     from portal.notices import models  # noqa: F401  (registers the tables)
     from portal.notices.cli import notices_cli
     from portal.notices.public_views import CachedPageMiddleware, bp, page_cache
     from portal.notices.views import bp as admin_bp
 
     app.register_blueprint(bp)
-    app.jinja_env.globals.setdefault("date_text", site.date_text)
     app.register_blueprint(admin_bp)
     app.cli.add_command(notices_cli)
     if app.config["NOTICE_CACHE_TTL"] > 0:
