@@ -60,14 +60,8 @@ class World:
     office_b: int
 
 
-def _postgresql_only(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no row-level security: the app's filters are the only line")
-
-
 @pytest.fixture
-def world(app: Flask, database_url: str, published_notice: str) -> World:
-    _postgresql_only(database_url)
+def world(app: Flask, published_notice: str) -> World:
     from portal.intake.mail.models import MailMessage
     from portal.intake.models import Submission
     from portal.intake.service import Contact, Incoming, IncomingFile, record_submission
@@ -130,7 +124,6 @@ def world(app: Flask, database_url: str, published_notice: str) -> World:
 @pytest.fixture
 def app_role(app: Flask, database_url: str) -> Iterator[str]:
     """A plain login role (no superuser, no BYPASSRLS) allowed to use every table."""
-    _postgresql_only(database_url)
     name = f"portal_rls_{uuid.uuid4().hex[:8]}"
     admin_dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -234,6 +227,7 @@ def _seen(client: FlaskClient, **args: str) -> dict[str, dict[str, list[str]]]:
     return response.get_json()
 
 
+@pytest.mark.postgres_only
 def test_a_triager_of_a_sees_only_a_rows_even_through_raw_sql(
     rls_app: Flask, world: World, make_user: Any
 ) -> None:
@@ -248,6 +242,7 @@ def test_a_triager_of_a_sees_only_a_rows_even_through_raw_sql(
     assert seen["mail"] == ["甲局邮件"]
 
 
+@pytest.mark.postgres_only
 def test_the_scope_holds_in_a_transaction_begun_after_a_commit(
     rls_app: Flask, world: World, make_user: Any
 ) -> None:
@@ -257,6 +252,18 @@ def test_the_scope_holds_in_a_transaction_begun_after_a_commit(
     assert seen["after_commit"] == seen["first"]
 
 
+@pytest.mark.postgres_only
+def test_staff_on_the_public_site_are_citizens_there(
+    rls_app: Flask, world: World, make_user: Any
+) -> None:
+    """A triager of A who sends an opinion on B's notice is not refused by A's staff scope."""
+    client = _login(rls_app, make_user, "triager")
+    sent = form_post(client, "/notices/rls-b/feedback", {"body": A_BODY, "anonymous": "y"})
+    assert sent.status_code == 303, sent.get_data(as_text=True)[:300]
+    assert client.get("/feedback/receipt").status_code == 200
+
+
+@pytest.mark.postgres_only
 def test_a_supervisor_sees_every_office_and_the_unrouted(
     rls_app: Flask, world: World, make_user: Any
 ) -> None:
@@ -266,6 +273,7 @@ def test_a_supervisor_sees_every_office_and_the_unrouted(
     assert seen["mail"] == sorted(["甲局邮件", "乙局邮件", "无主邮件"])
 
 
+@pytest.mark.postgres_only
 def test_staff_without_an_office_see_nothing(rls_app: Flask, world: World, make_user: Any) -> None:
     from portal.offices.service import create_office
 
@@ -276,6 +284,7 @@ def test_staff_without_an_office_see_nothing(rls_app: Flask, world: World, make_
     assert seen["codes"] == [] and seen["mail"] == [] and seen["attachments"] == []
 
 
+@pytest.mark.postgres_only
 def test_outside_a_request_everything_is_visible(
     rls_app: Flask, world: World, make_user: Any
 ) -> None:
@@ -290,6 +299,7 @@ def test_outside_a_request_everything_is_visible(
     assert world.b_code in result.output and world.unrouted_code in result.output
 
 
+@pytest.mark.postgres_only
 def test_a_triager_of_a_cannot_write_rows_of_b(
     rls_app: Flask, app: Flask, world: World, make_user: Any
 ) -> None:
@@ -344,10 +354,10 @@ def _policies(url: str) -> list[tuple[str, ...]]:
     return [tuple(r) for r in rows]
 
 
+@pytest.mark.postgres_only
 def test_the_migration_installs_what_create_all_installs(
     app: Flask, database_url: str, tmp_path: Path
 ) -> None:
-    _postgresql_only(database_url)
     from tests.conftest import _create_pg_database
 
     migrated_url, drop = _create_pg_database(database_url)
@@ -369,9 +379,9 @@ def test_the_migration_installs_what_create_all_installs(
     assert from_migration == _policies(database_url)
 
 
-def test_the_app_connects_without_jit(app: Flask, database_url: str) -> None:
+@pytest.mark.postgres_only
+def test_the_app_connects_without_jit(app: Flask) -> None:
     """The policies inflate the planner's cost estimates; with JIT on, a count over a few
     hundred thousand rows would spend a second compiling (see rls._without_jit)."""
-    _postgresql_only(database_url)
     with app.app_context():
         assert db.session.scalar(text("SHOW jit")) == "off"

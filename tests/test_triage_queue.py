@@ -3,6 +3,7 @@ one-office user's pages walking the office indexes on PostgreSQL."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -206,6 +207,22 @@ def test_queue_page_for_roles(app: Flask, staff_login: Any, make_user: Any) -> N
     assert bad.status_code == 303
 
 
+def test_the_next_page_link_leads_to_the_older_opinions(app: Flask, staff_login: Any) -> None:
+    with app.app_context():
+        for n in range(queue.PAGE_SIZE + 1):
+            at = BASE + timedelta(minutes=n)
+            _record(body=f"第{n:03d}号意见，关于整改工作。", received_at=at)
+    client = staff_login("triager")
+    first = client.get("/staff/queue").get_data(as_text=True)
+    assert "第050号意见" in first and "第000号意见" not in first
+    link = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert link is not None
+    older = client.get(html.unescape(link.group(1)))
+    assert older.status_code == 200
+    text = older.get_data(as_text=True)
+    assert "第000号意见" in text and "第050号意见" not in text
+
+
 def test_overdue_rows_are_highlighted(app: Flask, staff_login: Any) -> None:
     with app.app_context():
         _record(received_at=datetime.now(UTC) - timedelta(days=60))
@@ -331,13 +348,12 @@ def _explain(f: queue.QueueFilter, offices: frozenset[int]) -> str:
     return "\n".join(rows)
 
 
+@pytest.mark.postgres_only
 @pytest.mark.usefixtures("ctx")
 def test_a_one_office_queue_walks_the_office_indexes_on_postgresql(app: Flask) -> None:
     """EXPLAIN of the queue's own statements for a one-office user, first and deep pages."""
     from portal.offices.service import create_office, default_office
 
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the plan checked is PostgreSQL's")
     a, b = default_office(), create_office("b", name="乙单位")
     db.session.commit()
     first_row = db.session.get(Submission, _record(office_id=a.id, received_at=BASE))

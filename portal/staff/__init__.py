@@ -7,10 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Registers models, blueprints and CLI of this feature."""
-    from portal import site
-    from portal.staff import (  # noqa: F401  (add pages to bp)
+    from portal.staff import (  # noqa: F401  (tables; pages added to bp; row security)
         models,
         office_views,
+        rls,
         user_views,
     )
     from portal.staff.audit_views import bp as audit_bp
@@ -24,7 +24,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(audit_bp)
     app.context_processor(nav_context)
-    # Times and dates as people read them, in Asia/Shanghai (portal.site).
-    app.jinja_env.globals.setdefault("datetime_text", site.datetime_text)
-    app.jinja_env.globals.setdefault("date_text", site.date_text)
     app.cli.add_command(users_cli)

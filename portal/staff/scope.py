@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, abort, g, has_request_context
+from flask import Flask, abort, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import ColumnElement, event, false, text, true
 from sqlalchemy.orm import Session
@@ -89,8 +89,11 @@ def _after_begin(_session: Session, _transaction: Any, connection: Any) -> None:
 
 
 def _scope_request() -> None:
-    """Fix the staff member's scope for this request and apply it to the open transaction."""
-    if not current_user.is_authenticated:
+    """Fix the staff member's scope for this request and apply it to the open transaction.
+
+    Only on staff pages: a staff member who also uses the public site (sends an opinion on
+    another office's notice, tracks one) is a citizen there, and the public side is unscoped."""
+    if not request.path.startswith("/staff") or not current_user.is_authenticated:
         return
     g.office_scope = scope_setting(current_user)
     if db.session.get_bind().dialect.name == "postgresql":

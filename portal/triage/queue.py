@@ -66,7 +66,7 @@ class QueueFilter:
 
     def query_args(self, **changes: Any) -> dict[str, Any]:
         """The filter as query-string arguments (without the cursor unless changed)."""
-        target = replace(self, after=None, **changes)
+        target = replace(self, **{"after": None, **changes})
         args: list[tuple[str, Any]] = []
         for name in ("office", "notice", "finding", "category", "channel", "assignee"):
             value = getattr(target, name)
