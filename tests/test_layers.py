@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "portal.printing",
         "portal.personal_data",
         "portal.caching",
+        "portal.leases",
     ),
     ("portal.audit", "portal.outbox"),
     ("portal.offices",),

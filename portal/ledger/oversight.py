@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, func, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, case, delete, exists, func, literal, or_, select
 
+from portal import leases
 from portal.extensions import db
 from portal.intake.models import Submission, SubmissionFinding
 from portal.ledger import stats
@@ -49,36 +49,12 @@ Key = tuple[int | None, int | None]  # (office id or None: unrouted, round id or
 
 
 def acquire_lease(holder: str, lease: timedelta = LEASE) -> bool:
-    """Take the lease if it is free or expired; atomic on SQLite and PostgreSQL alike."""
-    if db.session.get(OversightLease, LEASE_NAME) is None:
-        db.session.add(OversightLease(name=LEASE_NAME, holder=None, lease_until=None))
-        try:
-            db.session.commit()
-        except IntegrityError:  # created concurrently: fine, it exists now
-            db.session.rollback()
-    now = datetime.now(UTC)
-    result = db.session.execute(
-        update(OversightLease)
-        .where(
-            OversightLease.name == LEASE_NAME,
-            (OversightLease.lease_until.is_(None))
-            | (OversightLease.lease_until < now)
-            | (OversightLease.holder == holder),
-        )
-        .values(holder=holder, lease_until=now + lease)
-    )
-    db.session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    """Take the recomputation lease if it is free or expired (portal.leases)."""
+    return leases.acquire(OversightLease, LEASE_NAME, holder, lease)
 
 
 def release_lease(holder: str) -> None:
-    db.session.rollback()
-    db.session.execute(
-        update(OversightLease)
-        .where(OversightLease.name == LEASE_NAME, OversightLease.holder == holder)
-        .values(holder=None, lease_until=None)
-    )
-    db.session.commit()
+    leases.release(OversightLease, LEASE_NAME, holder)
 
 
 @contextmanager

@@ -25,9 +25,10 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal import leases
 from portal.extensions import db
 from portal.intake.mail.ingest import ingest
 from portal.intake.mail.mailboxes import Mailbox, configured_mailboxes
@@ -87,45 +88,16 @@ OnOutcome = Callable[[IngestOutcome], None]
 
 
 def acquire_lock(holder: str, name: str = LOCK_NAME, lease: timedelta = LEASE) -> bool:
-    """Take the lease if it is free or expired; atomic on SQLite and PostgreSQL alike."""
-    if db.session.get(FetcherLock, name) is None:
-        db.session.add(FetcherLock(name=name, holder=None, lease_until=None))
-        try:
-            db.session.commit()
-        except IntegrityError:  # created concurrently: fine, it exists now
-            db.session.rollback()
-    now = datetime.now(UTC)
-    result = db.session.execute(
-        update(FetcherLock)
-        .where(
-            FetcherLock.name == name,
-            (FetcherLock.lease_until.is_(None))
-            | (FetcherLock.lease_until < now)
-            | (FetcherLock.holder == holder),
-        )
-        .values(holder=holder, lease_until=now + lease)
-    )
-    db.session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    """Take the mailbox's lease if it is free or expired (portal.leases)."""
+    return leases.acquire(FetcherLock, name, holder, lease)
 
 
 def renew_lock(holder: str, name: str = LOCK_NAME, lease: timedelta = LEASE) -> None:
-    db.session.execute(
-        update(FetcherLock)
-        .where(FetcherLock.name == name, FetcherLock.holder == holder)
-        .values(lease_until=datetime.now(UTC) + lease)
-    )
-    db.session.commit()
+    leases.renew(FetcherLock, name, holder, lease)
 
 
 def release_lock(holder: str, name: str = LOCK_NAME) -> None:
-    db.session.rollback()
-    db.session.execute(
-        update(FetcherLock)
-        .where(FetcherLock.name == name, FetcherLock.holder == holder)
-        .values(holder=None, lease_until=None)
-    )
-    db.session.commit()
+    leases.release(FetcherLock, name, holder)
 
 
 @contextmanager
