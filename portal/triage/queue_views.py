@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
@@ -62,11 +62,13 @@ def readable_offices(offices: queue.Offices) -> list[Office]:
     return [o for o in all_offices() if offices is None or o.id in offices]
 
 
-def _visible_notices(offices: queue.Offices) -> list[Notice]:
-    query = select(Notice).order_by(Notice.id.desc())
+def _visible_notices(offices: queue.Offices) -> list[Row[tuple[int, str]]]:
+    """(id, title) of every notice the user may filter by: the filter list needs no more, and a
+    supervisor's list holds every notice of the deployment (whole rows cost ~0.2 s at 1,000)."""
+    query = select(Notice.id, Notice.title).order_by(Notice.id.desc())
     if offices is not None:
         query = query.where(Notice.office_id.in_(sorted(offices)))
-    return list(db.session.scalars(query))
+    return list(db.session.execute(query))
 
 
 def _bad_filter(exc: queue.BadFilter) -> Response:
@@ -92,7 +94,8 @@ def queue_page() -> Response:
         for s in result.rows
     }
     notices = _visible_notices(offices)
-    notice = next((n for n in notices if n.id == filters.notice), None)
+    chosen = any(n.id == filters.notice for n in notices)
+    notice = db.session.get(Notice, filters.notice) if chosen else None
     html = render_template(
         "triage/queue.html",
         filters=filters,
