@@ -33,6 +33,8 @@ class Setup:
     office_rows: int
     deep_page: int
     deep_cursor: str
+    middle_page: int  # half-way through the office's rows: where OFFSET hurts
+    middle_cursor: str
     refresh_seconds: float
     refresh_note: str
 
@@ -132,6 +134,24 @@ def _refresh_snapshot(limit_s: int = 300) -> tuple[float, str]:
     raise RuntimeError("the oversight snapshot could not be refreshed")
 
 
+def _cursor_at(office_id: int, rows_before: int) -> str:
+    """The queue cursor that starts the page after ``rows_before`` rows of the office."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.intake.models import Submission
+    from portal.triage import queue
+
+    row = db.session.scalars(
+        select(Submission)
+        .where(Submission.office_id == office_id)
+        .order_by(Submission.received_at.desc(), Submission.id.desc())
+        .offset(rows_before - 1)
+        .limit(1)
+    ).one()
+    return queue.encode_cursor(row, "received")
+
+
 def prepare(url: str, instance: Path, deep_pages: int, *, repair: bool) -> Setup:
     """As the database owner: users, the busiest office, a deep cursor, a fresh snapshot."""
     from sqlalchemy import func, select
@@ -157,21 +177,19 @@ def prepare(url: str, instance: Path, deep_pages: int, *, repair: bool) -> Setup
         assert office is not None
         _user(TRIAGER, "triager", [office])
         _user(SUPERVISOR, "supervisor", [])
-        position = deep_pages * queue.PAGE_SIZE - 1
-        deep_row = db.session.scalars(
-            select(Submission)
-            .where(Submission.office_id == office_id)
-            .order_by(Submission.received_at.desc(), Submission.id.desc())
-            .offset(position)
-            .limit(1)
-        ).one()
+        middle_pages = max(deep_pages, rows // queue.PAGE_SIZE // 2)
+        cursors = [
+            _cursor_at(office_id, pages * queue.PAGE_SIZE) for pages in (deep_pages, middle_pages)
+        ]
         refresh, note = _refresh_snapshot()
         setup = Setup(
             office_id=office_id,
             office_slug=office.slug,
             office_rows=rows,
             deep_page=deep_pages + 1,
-            deep_cursor=queue.encode_cursor(deep_row, "received"),
+            deep_cursor=cursors[0],
+            middle_page=middle_pages + 1,
+            middle_cursor=cursors[1],
             refresh_seconds=refresh,
             refresh_note=note,
         )
@@ -216,6 +234,7 @@ def _pages(setup: Setup) -> dict[str, tuple[str, str]]:
     return {
         "queue_first": ("triager", "/staff/queue"),
         "queue_deep": ("triager", f"/staff/queue?after={setup.deep_cursor}"),
+        "queue_middle": ("triager", f"/staff/queue?after={setup.middle_cursor}"),
         "search_2": ("triager", f"/staff/queue?q={urllib.parse.quote(TERM_2)}"),
         "search_4": ("triager", f"/staff/queue?q={urllib.parse.quote(TERM_4)}"),
         "search_rare": ("triager", f"/staff/queue?q={urllib.parse.quote(TERM_RARE)}"),
@@ -225,7 +244,7 @@ def _pages(setup: Setup) -> dict[str, tuple[str, str]]:
 
 
 def _db_baselines(setup: Setup, repeat: int) -> dict[str, Any]:
-    """The deep page by OFFSET against the same page by keyset, both without HTTP."""
+    """The deep and the middle page by OFFSET against the same pages by keyset, without HTTP."""
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
@@ -235,28 +254,37 @@ def _db_baselines(setup: Setup, repeat: int) -> dict[str, Any]:
     from portal.workdays import local_today
 
     offices = frozenset({setup.office_id})
-    position = (setup.deep_page - 1) * queue.PAGE_SIZE
 
-    def offset() -> None:
-        stmt = (
-            select(Submission)
-            .where(Submission.office_id == setup.office_id)
-            .order_by(Submission.received_at.desc(), Submission.id.desc())
-            .offset(position)
-            .limit(queue.PAGE_SIZE + 1)
-            .options(selectinload(Submission.finding_links), selectinload(Submission.attachments))
-        )
-        list(db.session.scalars(stmt))
-        db.session.rollback()
+    def offset(page: int) -> Callable[[], None]:
+        def run() -> None:
+            stmt = (
+                select(Submission)
+                .where(Submission.office_id == setup.office_id)
+                .order_by(Submission.received_at.desc(), Submission.id.desc())
+                .offset((page - 1) * queue.PAGE_SIZE)
+                .limit(queue.PAGE_SIZE + 1)
+                .options(
+                    selectinload(Submission.finding_links), selectinload(Submission.attachments)
+                )
+            )
+            list(db.session.scalars(stmt))
+            db.session.rollback()
 
-    def keyset() -> None:
-        f = queue.QueueFilter(after=setup.deep_cursor)
-        queue.page(f, user_id=None, today=local_today(), offices=offices, with_counts=False)
-        db.session.rollback()
+        return run
+
+    def keyset(cursor: str) -> Callable[[], None]:
+        def run() -> None:
+            f = queue.QueueFilter(after=cursor)
+            queue.page(f, user_id=None, today=local_today(), offices=offices, with_counts=False)
+            db.session.rollback()
+
+        return run
 
     return {
-        "deep_offset_db": timed(offset, max(5, repeat // 5)),
-        "deep_keyset_db": timed(keyset, repeat),
+        "deep_offset_db": timed(offset(setup.deep_page), max(5, repeat // 5)),
+        "deep_keyset_db": timed(keyset(setup.deep_cursor), repeat),
+        "middle_offset_db": timed(offset(setup.middle_page), 5, warmup=1),
+        "middle_keyset_db": timed(keyset(setup.middle_cursor), repeat),
     }
 
 

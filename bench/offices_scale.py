@@ -2,22 +2,23 @@
 
 On a fresh PostgreSQL database (created here, schema by `flask db upgrade`, so row-level
 security is on) `flask dev seed` puts 200 offices, 1,000 notices and 10 M submissions (busy
-offices much busier); `--small` is 20 / 60 / 100,000, `--reuse URL` measures a database seeded
-before with the instance folder --instance (missing tables, indexes and policies are added
-first). Then, through the Flask test
-client logged in (auth, the office scope, row-level security, rendering), p50/p95 over
---repeat runs of:
+offices much busier); `--small` is 20 / 60 / 100,000; `--reuse URL` measures a database seeded
+before, with its instance folder `--instance` (missing tables, indexes and policies are added
+first). Then, through the Flask test client logged in (auth, the office scope, row-level
+security, rendering), p50/p95 over --repeat runs of:
 
-- a triager of the busiest office: the first queue page, a page --deep-pages deep (jumping
-  there with the cursor of a deep row; the walk there page by page is timed once too), and
-  search for a 2- and a 4-character Chinese term (and a term no row has);
+- a triager of the busiest office: the first queue page, a page --deep-pages deep and one
+  half-way through the office's rows (jumping there with the cursor of that row; the walk to
+  the deep page by next links is timed once too), and search for a 2- and a 4-character
+  Chinese term (and a term no row has);
 - the supervisor: the queue of every office and the oversight overview (its snapshot is
   refreshed first; that refresh is timed once);
 
 and beside them, in the same run: the same pages served by an app that connects as a
-superuser (row-level security bypassed: what the policies cost), and the deep page by OFFSET
-(what the keyset saves). The app connects as a plain role made here, as production must.
-Finally the RSS of this process, the worker that served every request.
+superuser (row-level security bypassed: what the policies cost), the deep and middle pages
+by OFFSET (what the keyset saves), and each page's SQL under EXPLAIN ANALYZE with and without
+the policies (which indexes it uses). The app connects as a plain role made here, as
+production must. Finally the RSS of this process, the worker that served every request.
 
 Progress goes to stderr; figures to stdout and bench/results/offices_scale.json. Targets
 (issue 13): queue first and deep page p95 < 50 ms, search p95 < 50 ms, overview p95 < 200 ms.
@@ -199,6 +200,7 @@ def report(results: dict[str, Any]) -> None:
     for key, label in (
         ("queue_first", "triager: first queue page"),
         ("queue_deep", f"triager: page {s['deep_page']} (cursor)"),
+        ("queue_middle", f"triager: page {s['middle_page']:,} (cursor)"),
         ("search_2", "triager: search 2 characters"),
         ("search_4", "triager: search 4 characters"),
         ("search_rare", "triager: search, no match"),
@@ -208,9 +210,11 @@ def report(results: dict[str, Any]) -> None:
         line(label, m[key], b.get(key))
     walk = m["walk"]
     print(f"  walked {walk['pages']} pages by next links: {walk['mean_ms']:.1f} ms a page")
-    line(f"DB: page {s['deep_page']} by OFFSET", m["deep_offset_db"])
-    line(f"DB: page {s['deep_page']} by keyset", m["deep_keyset_db"])
-    print(f"    -> keyset {m['deep_offset_db']['p50_ms'] / m['deep_keyset_db']['p50_ms']:.0f}x")
+    for depth in ("deep", "middle"):
+        offset, keyset = m[f"{depth}_offset_db"], m[f"{depth}_keyset_db"]
+        line(f"DB: page {s[depth + '_page']:,} by OFFSET", offset)
+        line(f"DB: page {s[depth + '_page']:,} by keyset", keyset)
+        print(f"    -> keyset {offset['p50_ms'] / keyset['p50_ms']:.1f}x faster")
     for name, plan in results["plans"].items():
         scans = [*plan["indexes"], *(f"SEQ SCAN {t}" for t in plan["seq_scans"])]
         print(
