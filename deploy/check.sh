@@ -2,7 +2,7 @@
 # Deploy smoke check: the shipped nginx site (deploy/nginx/portal.conf, with a throw-away
 # self-signed certificate) in front of gunicorn (deploy/gunicorn.conf.py), both on loopback ports.
 # Checks a notice page, the micro-cache, a static file and its 304, the HTTP->HTTPS redirect, the
-# upload cap and the maintenance page; stops both. Exit status: number of failed checks (0 = ok).
+# upload cap, unknown hosts refused and the maintenance page; stops both. Exit status: number of failed checks (0 = ok).
 #
 # Usage: deploy/check.sh            (SQLite in a temp dir)
 #        PORTAL_SQLALCHEMY_DATABASE_URI=postgresql+psycopg://... deploy/check.sh  (an EMPTY db)
@@ -68,9 +68,11 @@ sed -e "s#/srv/portal#$ROOT#g" \
     -e "s#127.0.0.1:8000#127.0.0.1:$APP_PORT#" \
     -e "s#/var/cache/nginx/portal#$TMP/cache#" \
     -e "s#/var/www/letsencrypt#$TMP/acme#" \
+    -e "s#/var/log/nginx/portal#$TMP/portal#" \
     -e "s#/etc/ssl/portal/fullchain.pem#$TMP/cert.pem#" \
     -e "s#/etc/ssl/portal/privkey.pem#$TMP/key.pem#" \
     -e "s#listen 80;#listen 127.0.0.1:$HTTP_PORT;#" \
+    -e "s#listen 80 default_server;#listen 127.0.0.1:$HTTP_PORT default_server;#" \
     -e "s#listen 443 ssl#listen 127.0.0.1:$TLS_PORT ssl#" \
     -e "/listen \[::\]/d" \
     deploy/nginx/portal.conf >"$TMP/portal.conf"
@@ -135,12 +137,27 @@ code="$(fetch "http://$HOST:$HTTP_PORT/notices/$SLUG")"
 [ "$code" = 301 ] && [[ "$(header location)" == https://* ]] && ok "http redirects to https" || fail "http: $code"
 code="$(fetch "$BASE/healthz")"
 [ "$code" = 200 ] && ok "healthz through nginx: 200" || fail "healthz: $code"
+# Unknown hosts get nothing: 444 (connection closed) on HTTP, a refused handshake on TLS.
+code="$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "Host: evil.example" "http://127.0.0.1:$HTTP_PORT/notices/$SLUG")"
+[ "$code" = 000 ] && ok "unknown Host on http: connection closed (444)" || fail "unknown Host on http: $code"
+code="$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' --resolve "evil.example:$TLS_PORT:127.0.0.1" "https://evil.example:$TLS_PORT/notices/$SLUG")"
+[ "$code" = 000 ] && ok "unknown Host on https: handshake refused" || fail "unknown Host on https: $code"
 [ "$(header strict-transport-security)" != "" ] && ok "HSTS on (PREFERRED_URL_SCHEME=https)" || fail "no HSTS header"
 
 head -c $((27 * 1024 * 1024)) /dev/zero >"$TMP/big"
 code="$(fetch -H "Content-Type: application/octet-stream" --data-binary "@$TMP/big" "$BASE/notices/$SLUG/feedback")"
 [ "$code" = 413 ] && ok "27 MB upload refused by nginx: 413" || fail "27 MB upload: $code"
 rm -f "$TMP/big"
+
+# Access logs keep paths, never query strings (staff searches carry letter text).
+fetch "$BASE/notices/$SLUG?q=PLANTEDQUERY17" >/dev/null
+fetch "$BASE/staff/queue?q=PLANTEDQUERY17" >/dev/null
+sleep 0.2
+if grep -q "/notices/$SLUG" "$TMP/portal.access.log" && grep -q "/staff/" "$TMP/access-app.log"; then
+  ok "access logs record paths"
+else fail "access logs record no paths"; fi
+grep -qs PLANTEDQUERY17 "$TMP/portal.access.log" "$TMP/access-app.log" \
+  && fail "a query string reached an access log" || ok "access logs hold no query string"
 
 kill "$GUNICORN_PID"; wait "$GUNICORN_PID" 2>/dev/null || true; GUNICORN_PID=""
 code="$(fetch "$BASE/healthz")"

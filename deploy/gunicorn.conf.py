@@ -31,8 +31,9 @@ limit_request_fields = 100
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
-# Client address in the access log is the one nginx saw.
-access_log_format = '%({x-forwarded-for}i)s %(h)s %(t)s "%(r)s" %(s)s %(b)s %(L)ss'
+# Client address in the access log is the one nginx saw. Method and path only (%(U)s), never
+# the query string or the referer: staff searches would put letter text in the log.
+access_log_format = '%({x-forwarded-for}i)s %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
 proc_name = "portal"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
@@ -65,5 +66,10 @@ def trust_proxy(app: Callable[..., Any], trusted: Iterable[str] | str) -> Callab
 
 
 def post_worker_init(worker: Any) -> None:
+    # The first worker says it once: only gunicorn knows how many workers share the limits.
+    if worker.age == 1 and hasattr(worker.wsgi, "config"):
+        from portal.site import warn_if_limits_per_worker
+
+        warn_if_limits_per_worker(worker.wsgi, worker.cfg.workers)
     # Here rather than in wsgi.py: whether a proxy is trusted is a deployment decision.
     worker.wsgi = trust_proxy(worker.wsgi, forwarded_allow_ips)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from portal.config import Defaults
 from portal.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
@@ -36,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     _ensure_secret_key(app)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(
@@ -44,10 +45,40 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
     if app.config.get("PREFERRED_URL_SCHEME") == "https":
         app.config["SESSION_COOKIE_SECURE"] = True
+    _keep_private(app)
 
     _init_extensions(app)
     _register_features(app)
     return app
+
+
+def _keep_private(app: Flask) -> None:
+    """The instance folder, the uploads and the SQLite file hold personal data and keys: the
+    portal's user alone may read them (0700 folders, 0600 files). Created so, and tightened
+    at start where an older release left them readable by others."""
+    instance = Path(app.instance_path)
+    uploads = Path(app.config.get("UPLOADS_PATH") or instance / "uploads")
+    for folder in (instance, uploads):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _tighten(folder, 0o700)
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    if url.get_backend_name() != "sqlite" or in_memory:
+        return
+    path = Path(database)
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite gives these the file's own mode
+        _tighten(path.with_name(path.name + suffix), 0o600)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(mode)
+    except OSError as exc:  # not ours (a shared mount): say so rather than refuse to start
+        logging.getLogger(__name__).warning("cannot restrict %s to %o: %s", path, mode, exc)
 
 
 def _ensure_secret_key(app: Flask) -> None:

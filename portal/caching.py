@@ -7,6 +7,10 @@ across them), so they live in ``app.extensions``; keys carry whatever makes an e
 (usually the notice id and version), so a new version is simply a new key. Entries remember when
 they were stored, for callers that also want a time-to-live. Bounded and thread-safe: gunicorn
 may run threads, and old versions pile up only while editors work.
+
+A page kept in a cache is served to every visitor, so it is rendered with ``render_shared``:
+with an empty session and without base.html's session parts (flash messages), so nothing of the
+visitor who happened to trigger the render (a staff member's message, a CSRF token) is stored.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, render_template
+from flask.globals import request_ctx
+from flask.sessions import SecureCookieSession
+from jinja2 import Template
 
 V = TypeVar("V")
 EXTENSION = "portal.caches"
@@ -101,3 +108,19 @@ def clear_all(app: Flask | None = None) -> None:
     target = app if app is not None else current_app
     for cache in target.extensions.get(EXTENSION, {}).values():
         cache.clear()
+
+
+def render_shared(template: str | Template, **context: Any) -> str:
+    """Render a page that a cache will serve to every visitor.
+
+    The template sees ``shared_page=True`` (base.html then prints no flash messages) and an
+    empty session; the visitor's own session, flashes included, is put back afterwards, so
+    their message still shows on their next own page."""
+    ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+    # Flask keeps the opened session in _session (``session`` is a read-only property).
+    own_session, own_flashes = ctx._session, ctx.flashes
+    ctx._session, ctx.flashes = SecureCookieSession(), None
+    try:
+        return render_template(template, shared_page=True, **context)
+    finally:
+        ctx._session, ctx.flashes = own_session, own_flashes

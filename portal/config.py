@@ -16,7 +16,11 @@ class Defaults:
     SECRET_KEY: str | None = None
     # None means SQLite in the instance folder: instance/portal.db.
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
+    # hide_parameters: no SQL parameter (a citizen's text) in any logged database error.
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+    }
 
     # i18n: Chinese first, English available.
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
@@ -29,6 +33,8 @@ class Defaults:
     UPLOAD_MAX_FILES = 5
     UPLOAD_MAX_FILE_BYTES = 10 * 1024 * 1024
     UPLOAD_MAX_TOTAL_BYTES = 25 * 1024 * 1024
+    # Pixels of one picture (all frames of an animation), read from its header before decoding.
+    UPLOAD_MAX_IMAGE_PIXELS = 24_000_000
     # Where attachments live; None means instance/uploads. Several hosts: one shared directory.
     UPLOADS_PATH: str | None = None
 
@@ -67,6 +73,7 @@ class Defaults:
     MAIL_IMAP_FOLDER = "INBOX"
     MAIL_IMAP_SSL = True
     MAIL_IMAP_STARTTLS = False
+    MAIL_IMAP_CA_FILE: str | None = None  # extra CA (PEM) to trust, e.g. an internal CA
     MAIL_IMAP_MOVE_TO: str | None = None
     MAIL_IMAP_MARK_SEEN = False  # True flags handled mail \Seen (after its record is committed)
     MAIL_IMAP_TIMEOUT = 60
@@ -99,11 +106,44 @@ class Defaults:
     EXTRA_HOLIDAYS: tuple[str, ...] = ()
     EXTRA_WORKDAYS: tuple[str, ...] = ()
 
+    # Audit chain (portal/audit): the HMAC key, kept outside the database. None: the key file
+    # AUDIT_KEY_FILE (default instance/audit.key), created on first use. Every host the same.
+    AUDIT_KEY: str | None = None
+    AUDIT_KEY_FILE: str | None = None
+    # `flask audit anchor` also mails the head hash here (through the outbox) when set.
+    AUDIT_ANCHOR_EMAIL: str | None = None
+    # Security events copied to syslog/journald when /dev/log exists.
+    AUDIT_SYSLOG = True
+    # Refused requests (403, CSRF, 429) recorded per minute and process; the rest are counted.
+    AUDIT_DENIED_PER_MINUTE = 30
+
     # Personal data retention (days after closing) for `flask submissions purge`.
     RETENTION_DAYS = 365 * 3
 
-    # Staff 2FA: always for admin and editor; configurable for the others.
-    TOTP_REQUIRED_ROLES = ("admin", "supervisor", "editor")
+    # Staff second factor (TOTP or WebAuthn): every role, since each can see personal data.
+    TOTP_REQUIRED_ROLES = ("admin", "supervisor", "editor", "triager", "viewer")
+    # A staff session ends this long after login however active it is (idle: above).
+    STAFF_SESSION_MAX_AGE = timedelta(hours=12)
+    # Sudo mode: sensitive actions need password + second factor within these minutes.
+    STAFF_REAUTH_MINUTES = 10
+    # One-time links that let an account bind its second factor expire after these hours.
+    ENROLMENT_LINK_HOURS = 72
+    # Login throttling per account and network (IPv4 /24, IPv6 /64): free failures, then a
+    # delay doubling from BASE up to MAX; ALERT failures from one network, or ACCOUNT failures
+    # from all networks, are a lockout (admins mailed); the latter closes the account to
+    # networks it never logged in from for ACCOUNT_LOCK seconds. Counts fade after WINDOW.
+    LOGIN_FREE_FAILURES = 3
+    LOGIN_BASE_DELAY_SECONDS = 5
+    LOGIN_MAX_DELAY_SECONDS = 900
+    LOGIN_FAILURE_WINDOW_SECONDS = 3600
+    LOGIN_ALERT_FAILURES = 10
+    LOGIN_ACCOUNT_FAILURES = 30
+    LOGIN_ACCOUNT_LOCK_SECONDS = 900
+    # Password changes per account (wrong current passwords also count as login failures).
+    RATELIMIT_PASSWORD_CHANGE = "5/hour"  # noqa: S105 - a rate, not a password
+    # WebAuthn relying party: the site's host name (None: the host of the request).
+    WEBAUTHN_RP_ID: str | None = None
+    WEBAUTHN_RP_NAME = "巡察整改意见反馈"
 
     # Public notice pages are rendered once per version and kept in process memory;
     # the version is re-read from the database at most this often (seconds).

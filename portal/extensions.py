@@ -29,7 +29,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# hide_parameters: a database error's message (logged, and shown in tracebacks) names the SQL
+# but never its parameters, which are citizens' text and contacts. Here as well as in the
+# config defaults, so an instance config that replaces SQLALCHEMY_ENGINE_OPTIONS keeps it.
+db = SQLAlchemy(model_class=Base, engine_options={"hide_parameters": True})
 if TYPE_CHECKING:
     Model = Base  # what the type checker sees: plain typed declarative models
 else:

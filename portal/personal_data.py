@@ -97,6 +97,20 @@ def decrypt(token: str) -> str:
         ) from exc
 
 
+def encrypt_bytes(plain: bytes) -> bytes:
+    """A Fernet token (ASCII bytes) of binary personal data, such as a raw mail message."""
+    return _keys()[0].encrypt(plain)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _keys()[0].decrypt(token)
+    except InvalidToken as exc:
+        raise PersonalDataKeyError(
+            "personal data cannot be decrypted with instance/pii.key"
+        ) from exc
+
+
 def derived_key(purpose: str) -> bytes:
     """A key for one purpose (e.g. "receipt-secret"), derived from the instance key."""
     base = _keys()[1]

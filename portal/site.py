@@ -6,13 +6,17 @@ import errno
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import wraps
+from typing import ParamSpec, TypeVar
 from urllib.parse import quote
 
 from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     g,
     has_request_context,
@@ -36,14 +40,14 @@ bp = Blueprint("site", __name__)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'self'; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'; frame-ancestors 'none'"
 )
 CSP_WITH_CAPTCHA = (
     "default-src 'self'; script-src 'self' https://js.hcaptcha.com https://*.hcaptcha.com; "
     "style-src 'self' https://*.hcaptcha.com; frame-src https://*.hcaptcha.com; "
     "connect-src 'self' https://*.hcaptcha.com; img-src 'self' data:; font-src 'self'; "
-    "form-action 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'"
+    "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
 )
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
@@ -187,6 +191,7 @@ def _handle_http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
 
 
 def _handle_csrf(exc: CSRFError) -> tuple[str, int]:
+    g.csrf_refused = True  # portal.audit records the refusal (a 400 alone says too little)
     return render_error(400, _("页面已过期或来源无法验证，请刷新页面后重新提交。"))
 
 
@@ -215,8 +220,56 @@ def _handle_storage_full(exc: OSError) -> tuple[str, int, dict[str, str]]:
     return body, code, {"Retry-After": "60"}
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+# Sec-Fetch-Site values a browser sends for a request from another site (or a sibling one).
+CROSS_SITE = frozenset({"cross-site", "same-site"})
+
+
+def same_origin_only(view: Callable[P, R]) -> Callable[P, R]:
+    """Refuse (403) a request a browser says another site started: for the few GET downloads
+    that record an event. Clients that send no Sec-Fetch-Site (curl, old browsers) pass."""
+
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        if request.headers.get("Sec-Fetch-Site", "").strip().lower() in CROSS_SITE:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def per_worker_limits_warning(storage_uri: str, workers: int) -> str | None:
+    """The warning due when rate limits are counted in each worker's memory: with N workers a
+    client gets N times the documented limits (and a restart forgets them)."""
+    if workers > 1 and (storage_uri or "memory://").startswith("memory://"):
+        return (
+            f"rate limits are counted per worker: {workers} workers with RATELIMIT_STORAGE_URI "
+            f"memory:// allow up to {workers}x the documented limits; set "
+            "PORTAL_RATELIMIT_STORAGE_URI=redis://... (see README, Deploying)"
+        )
+    return None
+
+
+def warn_if_limits_per_worker(app: Flask, workers: int) -> None:
+    """Called once at start with the worker count: by gunicorn's post_worker_init hook
+    (deploy/gunicorn.conf.py knows the real count), and by init_app from WEB_CONCURRENCY."""
+    message = per_worker_limits_warning(app.config.get("RATELIMIT_STORAGE_URI", ""), workers)
+    if message:
+        app.logger.warning(message)
+
+
+def _workers_from_env() -> int:
+    """gunicorn's own default worker count (also what Heroku-style platforms set)."""
+    try:
+        return int(os.environ.get("WEB_CONCURRENCY", "1"))
+    except ValueError:
+        return 1
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    warn_if_limits_per_worker(app, _workers_from_env())
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http_error)
     app.register_error_handler(OperationalError, _handle_database_down)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from flask import Flask
 
@@ -93,3 +94,61 @@ def test_parallel_writers_never_corrupt_it() -> None:
     for t in threads:
         t.join()
     assert len(cache) <= 50
+
+
+# --- cached pages carry nothing of one visitor's session to another --------------------------
+
+PLANTED_FLASH = "工作人员提示ZQX-已保存视图"
+
+
+def _plant_flash(client: Any) -> None:
+    """A staff action whose redirect was not followed leaves its message in the session."""
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", PLANTED_FLASH)]
+
+
+def test_a_flash_in_one_session_never_reaches_another_visitor_of_a_cached_notice_page(
+    app: Flask, published_notice: str
+) -> None:
+    staff = app.test_client()
+    _plant_flash(staff)
+    first = staff.get(f"/notices/{published_notice}")
+    assert first.status_code == 200
+    visitor = app.test_client().get(f"/notices/{published_notice}")
+    assert visitor.status_code == 200
+    assert PLANTED_FLASH not in visitor.get_data(as_text=True)
+    assert PLANTED_FLASH not in first.get_data(as_text=True)  # the shared page never shows it
+    # ...and the message is not lost: the staff member's next own page still shows it.
+    with staff.session_transaction() as session:
+        assert session.get("_flashes") == [("success", PLANTED_FLASH)]
+
+
+def test_a_flash_never_reaches_another_visitor_of_the_cached_blank_feedback_form(
+    app: Flask, published_notice: str
+) -> None:
+    url = f"/notices/{published_notice}/feedback"
+    app.test_client().get(url)  # the blank form is cached now
+    staff = app.test_client()
+    _plant_flash(staff)
+    own = staff.get(url).get_data(as_text=True)
+    assert PLANTED_FLASH in own  # rendered for this visitor, not from or into the cache
+    visitor = app.test_client().get(url).get_data(as_text=True)
+    assert PLANTED_FLASH not in visitor
+
+
+def test_render_shared_sees_an_empty_session(app: Flask) -> None:
+    """Whatever a shared page's template reads from the session, it reads nothing."""
+    from flask import render_template_string, session
+
+    from portal.caching import render_shared
+
+    with app.test_request_context("/"):
+        session["_flashes"] = [("error", PLANTED_FLASH)]
+        session["marker"] = "visitor-one"
+        app.jinja_env.globals["session_marker"] = lambda: session.get("marker", "")
+        html = render_shared(
+            app.jinja_env.from_string("[{{ session_marker() }}]{{ get_flashed_messages() }}")
+        )
+        assert html == "[][]"
+        assert session["marker"] == "visitor-one"  # the visitor's own session is back
+        assert render_template_string("{{ get_flashed_messages()|length }}") == "1"

@@ -19,6 +19,7 @@ from portal import audit
 from portal.extensions import db
 from portal.intake.models import Submission
 from portal.staff.models import User
+from tests.conftest import form_post
 
 # Times in UTC; the ledger counts Asia/Shanghai (UTC+8) calendar days.
 #   code  finding  received (local)   answered (local)     -> days
@@ -179,11 +180,16 @@ def test_unknown_notice_fails(dataset: Dataset, runner: Any) -> None:
     assert result.exit_code == 1
 
 
+def ledger_post(client: Any, query: str = "") -> Any:
+    """The dashboard's download button: a POST with the page's CSRF token (issue #19 item 17)."""
+    return form_post(client, f"/staff/ledger.xlsx{query}", {}, form_url="/staff/dashboard")
+
+
 def test_staff_ledger_download_is_audited(app: Flask, dataset: Dataset, staff_login: Any) -> None:
-    anonymous = app.test_client().get("/staff/ledger.xlsx")
-    assert anonymous.status_code == 302
+    anonymous = app.test_client().post("/staff/ledger.xlsx")
+    assert anonymous.status_code in (302, 400)  # 400: no CSRF token
     client = staff_login("viewer")
-    response = client.get(f"/staff/ledger.xlsx?notice={dataset.slug}&from=2024-03-01&to=2024-03-31")
+    response = ledger_post(client, f"?notice={dataset.slug}&from=2024-03-01&to=2024-03-31")
     assert response.status_code == 200
     assert response.mimetype.endswith("spreadsheetml.sheet")
     book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
@@ -193,7 +199,7 @@ def test_staff_ledger_download_is_audited(app: Flask, dataset: Dataset, staff_lo
         assert event is not None
         assert event.details["rows"] == 6 and event.details["from"] == "2024-03-01"
         assert audit.verify().ok
-    assert client.get("/staff/ledger.xlsx?from=yesterday").status_code == 400
+    assert ledger_post(client, "?from=yesterday").status_code == 400
 
 
 # --- offices -------------------------------------------------------------------------------------
@@ -253,7 +259,7 @@ def test_ledger_download_holds_the_readers_offices_only(
     codes = two_offices.codes
 
     def ledger_codes(client: Any, query: str = "") -> set[str]:
-        response = client.get(f"/staff/ledger.xlsx{query}")
+        response = ledger_post(client, query)
         assert response.status_code == 200
         book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
         return {r[0] for r in book["台账"].iter_rows(min_row=2, values_only=True)}
@@ -262,9 +268,92 @@ def test_ledger_download_holds_the_readers_offices_only(
     b_codes = {codes["b1"], codes["b2"]}
     triager = staff_login("triager")
     assert ledger_codes(triager) == a_codes
-    assert triager.get(f"/staff/ledger.xlsx?office={two_offices.b}").status_code == 404
+    assert ledger_post(triager, f"?office={two_offices.b}").status_code == 404
     both = staff_login("viewer", user=make_user("viewer", offices=["main", "b"]))
     assert ledger_codes(both) == a_codes | b_codes  # not the unrouted one
     assert ledger_codes(both, f"?office={two_offices.b}") == b_codes
     supervisor = staff_login("supervisor")
     assert ledger_codes(supervisor) == a_codes | b_codes | {codes["u1"]}
+
+
+# --- formula injection and the CLI export's audit event (issue #19, items 13 and 16) -----------
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example","点我")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A2)",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+@pytest.mark.parametrize("lead", FORMULAS)
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(
+    app: Flask, published_notice: str, runner: Any, lead: str
+) -> None:
+    from portal.intake.service import Incoming, record_submission
+    from portal.notices.models import Notice
+
+    with app.app_context():
+        notice = db.session.scalar(select(Notice).where(Notice.slug == published_notice))
+        record_submission(
+            Incoming(
+                channel="web",
+                body=lead + "，单位食堂浪费严重，请整改。",
+                subject=lead,
+                notice=notice,
+            )
+        )
+        db.session.commit()
+    stored = json.loads(_export(runner, "--format", "json").output)[0]
+    rows = list(csv.DictReader(io.StringIO(_export(runner, "--format", "csv").output)))
+    assert len(rows) == 1
+    neutralised = 0
+    for field in ("body", "subject"):
+        cell, typed = rows[0][field], stored[field]
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (field, cell)
+        if typed.startswith(("=", "+", "-", "@", "\t", "\r")):
+            assert cell == "'" + typed  # shown as typed, one apostrophe ahead
+            neutralised += 1
+        else:
+            assert cell == typed
+    assert neutralised >= 1  # the citizen's formula reached the export and was disarmed
+
+
+def test_formula_safe_keeps_ordinary_text_and_marks_only_the_dangerous_lead() -> None:
+    from portal.ledger.export import formula_safe
+
+    assert formula_safe("意见A：单位食堂浪费严重") == "意见A：单位食堂浪费严重"
+    assert formula_safe("") == ""
+    assert formula_safe("a=b") == "a=b"
+    assert formula_safe("=1") == "'=1"
+    assert formula_safe("'=1") == "'=1"  # already text for a spreadsheet
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
+def test_every_cli_export_writes_an_audit_event(
+    app: Flask, dataset: Dataset, runner: Any, fmt: str, tmp_path: Any
+) -> None:
+    out = tmp_path / f"ledger.{fmt}"
+    _export(runner, "--format", fmt, "--notice", dataset.slug, "--output", str(out))
+    with app.app_context():
+        events = list(
+            db.session.scalars(select(audit.Event).where(audit.Event.action == "ledger.export"))
+        )
+        assert len(events) == 1
+        event = events[0]
+        assert event.actor == "cli"
+        assert event.details["format"] == fmt
+        assert event.details["notice"] == dataset.slug
+        assert event.details["rows"] == 7
+        assert event.details["channel"] == "cli"
+        assert audit.verify().ok
+
+
+def test_a_failed_cli_export_writes_no_event(app: Flask, dataset: Dataset, runner: Any) -> None:
+    result = runner.invoke(args=["submissions", "export", "--notice", "no-such-notice"])
+    assert result.exit_code == 1
+    with app.app_context():
+        found = db.session.scalar(select(audit.Event).where(audit.Event.action == "ledger.export"))
+        assert found is None

@@ -3,7 +3,14 @@ mailbox; the shared mailbox and every office's own read in one pass."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
 import re
+import struct
+import subprocess
+import sys
+import termios
 import threading
 from collections import Counter
 from email.message import EmailMessage
@@ -306,3 +313,83 @@ def test_every_office_mailbox_and_the_shared_one_each_under_its_own_lease(
     for slug in ("nope", "c"):  # unknown; no longer active
         refused = runner.invoke(args=["mail", "fetch", "--once", "--office", slug])
         assert refused.exit_code == 2 and slug in refused.output, refused.output
+
+
+# --- TLS: IMAPS and STARTTLS against Dovecot with a throwaway certificate ---------------------
+
+
+@pytest.mark.parametrize("mode", ["imaps", "starttls"])
+def test_fetch_over_tls_verifies_the_server_certificate(
+    app: Flask, dovecot_tls: Dovecot, mode: str
+) -> None:
+    dovecot_tls.append(messages(3))
+    cert = str(dovecot_tls.tls[0]) if dovecot_tls.tls else ""
+    tls = (
+        {"MAIL_IMAP_PORT": dovecot_tls.ssl_port, "MAIL_IMAP_SSL": True}
+        if mode == "imaps"
+        else {"MAIL_IMAP_STARTTLS": True}
+    )
+    # Without trusting the throwaway CA the connection is refused, never silently unverified.
+    app.config.update(dovecot_tls.app_config(**tls))
+    refused = fetch(app)
+    assert not refused.ok and refused.seen == 0
+    assert submissions(app) == 0
+    app.config["MAIL_IMAP_CA_FILE"] = cert
+    report = fetch(app)
+    assert report.ok, report.summary()
+    assert report.seen == 3 and submissions(app) == 3
+
+
+# --- the progress bar: on a terminal only ------------------------------------------------------
+
+
+def _fetch_in_a_process(app: Flask, dovecot: Dovecot, terminal: bool) -> str:
+    """`flask mail fetch --once` in its own process, its output on a pseudo-terminal or a pipe
+    (what cron, systemd and a log file give it)."""
+    env = {
+        **os.environ,
+        "PORTAL_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "PORTAL_INSTANCE_PATH": app.instance_path,
+        "PORTAL_SECRET_KEY": "test-secret-key",
+        "PORTAL_MAIL_IMAP_HOST": dovecot.host,
+        "PORTAL_MAIL_IMAP_PORT": str(dovecot.port),
+        "PORTAL_MAIL_IMAP_USER": dovecot.user,
+        "PORTAL_MAIL_IMAP_PASSWORD": dovecot.password,
+        "PORTAL_MAIL_IMAP_SSL": "false",
+        "PORTAL_MAIL_IMAP_STARTTLS": "false",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "portal", "mail", "fetch", "--once"]
+    if not terminal:
+        done = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return (done.stdout + done.stderr).decode("utf-8", "replace")
+    leader, follower = pty.openpty()
+    # A terminal of 24 rows, 80 columns (a fresh pty has 0 columns: nothing would fit).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=follower,
+                               stderr=follower)  # fmt: skip
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_bar_on_a_terminal_and_never_in_logs(app: Flask, dovecot: Dovecot) -> None:
+    dovecot.append(messages(3))
+    shown = _fetch_in_a_process(app, dovecot, terminal=True)
+    assert "mail fetch" in shown and "3/3" in shown, shown
+    dovecot.append(messages(2, start=3))
+    logged = _fetch_in_a_process(app, dovecot, terminal=False)
+    assert "fetched 2 from INBOX" in logged
+    assert "mail fetch" not in logged and "\r" not in logged and "/2 [" not in logged, logged
+    lines = [line for line in logged.splitlines() if line.startswith("recorded ")]
+    assert len(lines) == 2

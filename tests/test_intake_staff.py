@@ -427,19 +427,24 @@ def test_reply_letter_shows_letterhead_recipient_code_and_audits_the_view(
     triager: FlaskClient, letter_code: str, app: Flask
 ) -> None:
     url = f"/staff/intake/letters/{letter_code}"
-    html = triager.get(url).get_data(as_text=True)
+    preview = triager.get(url).get_data(as_text=True)
+    assert "张**" in preview and "张三" not in preview and "某路1号" not in preview
+    assert events(app, "personal_data.view") == [], "a GET decrypts nothing for show"
+    token = csrf_token_from(preview)
+    html = triager.post(url, data={"csrf_token": token, "reason": "邮寄答复"}).get_data(
+        as_text=True
+    )
     for text in (OFFICE["OFFICE_NAME"], OFFICE["OFFICE_ADDRESS"], OFFICE["OFFICE_POSTCODE"],
                  "张三", "东莞市东城区某路1号", "523000", letter_code, "2024年3月6日"):  # fmt: skip
         assert text in html, text
     today = local_today()
     assert f"{today.year}年{today.month}月{today.day}日" in html, "dated today, in Chinese"
     viewed = events(app, "personal_data.view")
-    assert viewed and viewed[-1].details["reason"] == "打印答复信"
+    assert viewed and viewed[-1].details["reason"] == "打印答复信：邮寄答复"
     assert viewed[-1].details["code"] == letter_code
 
-    token = csrf_token_from(triager.get(NEW).get_data(as_text=True))
     typed = triager.post(url, data={"csrf_token": token, "reply": "经核查，已整改。\n感谢监督。",
-                                    "letter_date": "2024-03-20"})  # fmt: skip
+                                    "letter_date": "2024-03-20", "reason": "邮寄答复"})  # fmt: skip
     page = typed.get_data(as_text=True)
     assert "经核查，已整改。" in page and "感谢监督。" in page and "2024年3月20日" in page
     assert "css/letter.css" in page
@@ -459,7 +464,9 @@ def test_without_office_config_the_return_address_is_the_notices(
 
 @pytest.mark.config(**OFFICE)
 def test_reply_letter_as_pdf(triager: FlaskClient, letter_code: str) -> None:
-    response = triager.get(f"/staff/intake/letters/{letter_code}/pdf?reply=已整改")
+    url = f"/staff/intake/letters/{letter_code}"
+    data = {"reply": "已整改", "reason": "邮寄答复"}
+    response = form_post(triager, f"{url}/pdf", data, form_url=url)
     assert response.status_code == 200
     assert response.mimetype == "application/pdf" and response.data.startswith(b"%PDF-")
     assert letter_code in response.headers["Content-Disposition"]
@@ -489,8 +496,12 @@ def test_label_sheet_for_a_batch(triager: FlaskClient, app: Flask) -> None:
     post_new(triager, letter_data(contact_name="", contact_address="", contact_postcode="",
                                   consent=""))  # fmt: skip
     no_address = receipt(triager)[0]
-    html = triager.get(
-        f"/staff/intake/labels?codes={','.join([*codes, no_address, 'ZZZZZ-ZZZZZ'])}"
+    wanted = ",".join([*codes, no_address, "ZZZZZ-ZZZZZ"])
+    form = triager.get(f"/staff/intake/labels?codes={wanted}").get_data(as_text=True)
+    assert "甲街1号" not in form and codes[0] in form, "the link fills the form, nothing more"
+    assert events(app, "personal_data.view") == []
+    html = form_post(
+        triager, "/staff/intake/labels", {"codes": wanted, "reason": "邮寄答复"}, form_url=NEW
     )
     page = html.get_data(as_text=True)
     assert page.count('class="label"') == 2
@@ -498,7 +509,7 @@ def test_label_sheet_for_a_batch(triager: FlaskClient, app: Flask) -> None:
     assert no_address in page and "没有回信地址" in page
     assert "ZZZZZ-ZZZZZ" in page and "未找到" in page
     reasons = [e.details["reason"] for e in events(app, "personal_data.view")]
-    assert reasons.count("打印地址标签") == 2
+    assert reasons.count("打印地址标签：邮寄答复") == 2
 
 
 # --- who may use these pages ---------------------------------------------------------------------
@@ -510,7 +521,6 @@ STAFF_PAGES = [
     "/staff/intake/bulk/template.csv",
     "/staff/intake/bulk/template.xlsx",
     "/staff/intake/letters/{code}",
-    "/staff/intake/letters/{code}/pdf",
     "/staff/intake/labels?codes={code}",
     "/staff/intake/attachments/1",
 ]
@@ -524,8 +534,11 @@ def test_lower_roles_get_403_on_every_page(
     for page in STAFF_PAGES:
         assert client.get(page.format(code=letter_code)).status_code == 403, page
     token = csrf_token_from(client.get("/staff/account").get_data(as_text=True))
-    for page in (NEW, BULK, "/staff/intake/bulk/confirm", f"/staff/intake/letters/{letter_code}"):
-        assert client.post(page, data={"csrf_token": token}).status_code == 403, page
+    letter = f"/staff/intake/letters/{letter_code}"
+    for page in (NEW, BULK, "/staff/intake/bulk/confirm", letter, f"{letter}/pdf",
+                 "/staff/intake/labels"):  # fmt: skip
+        data = {"csrf_token": token, "reason": "试图打印", "codes": letter_code}
+        assert client.post(page, data=data).status_code == 403, page
     assert events(app, "personal_data.view") == []
 
 

@@ -83,8 +83,10 @@ def test_triager_logs_a_letter_with_scans_and_prints_the_reply(
 
     page.get_by_role("link", name="写答复信").click()
     page.wait_for_url(f"**/staff/intake/letters/{code}")
+    assert "张三" not in page.locator(".letter-sheet").inner_text(), "masked until a reason"
     page.fill("#reply", "经核查，您反映的问题已整改。")
-    page.get_by_role("button", name="更新信件").click()
+    page.fill("#reason", "邮寄答复")
+    page.get_by_role("button", name="显示收信人，准备打印").click()
     page.wait_for_load_state()
     sheet = page.locator(".letter-sheet")
     assert "经核查，您反映的问题已整改。" in sheet.inner_text()

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "portal.personal_data",
         "portal.caching",
         "portal.leases",
+        "portal.textfiles",
     ),
     ("portal.audit", "portal.outbox"),
     ("portal.offices",),

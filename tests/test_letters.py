@@ -60,7 +60,7 @@ def test_the_letter_for_an_older_reply_prints_that_reply(
     again = form_post(
         client,
         f"/staff/intake/letters/{code}",
-        {"reply": "", "reply_id": str(first_id)},
+        {"reply": "", "reply_id": str(first_id), "reason": "邮寄答复"},
         form_url=f"/staff/intake/letters/{code}?reply_id={first_id}",
     ).get_data(as_text=True)
     assert FIRST in again and SECOND not in again

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.intake.mail.charsets import decode, decode_header_text
+from portal.intake.mail.charsets import declared_charsets, decode, decode_header_text
 
 
 def decode_part(data: bytes, label: str | None) -> tuple[str, str]:
@@ -76,3 +76,49 @@ def test_adjacent_encoded_words_are_joined_before_decoding() -> None:
 def test_raw_8bit_header_is_guessed() -> None:
     raw = "关于整改".encode("gbk").decode("utf-8", "surrogateescape")
     assert decode_header_text(raw) == "关于整改"
+
+
+# --- #16: judged by plausibility, the message's own charsets as hints ---------------------------
+
+
+def test_raw_shift_jis_is_not_read_as_gb18030() -> None:
+    # These bytes also decode cleanly as GB18030, into rare hanzi: 偍栤偄崌傢偣偺審…
+    japanese = "お問い合わせの件について"
+    assert decode_part(japanese.encode("shift_jis"), None) == (japanese, "cp932")
+
+
+def test_iso_2022_jp_with_a_nec_circled_digit() -> None:
+    data = b"\x1b$B" + "整改".encode("iso2022_jp")[3:-3] + b"\x2d\x21\x1b(B"
+    assert decode_part(data, "iso-2022-jp")[0] == "整改①"
+    assert decode_part(data, None)[0] == "整改①"  # escape sequences say what it is
+
+
+def test_utf8_and_latin1_mixed_under_an_unknown_label() -> None:
+    data = "Café: 关于整改".encode().replace("é".encode(), b"\xe9")
+    problems: list[str] = []
+    assert decode(data, "x-unknown", problems)[0] == "Café: 关于整改"
+    assert "\ufffd" not in "".join(problems)
+
+
+def test_declared_charsets_are_hints_for_raw_headers() -> None:
+    raw = "整改についてのご意見".encode("shift_jis").decode("utf-8", "surrogateescape")
+    assert decode_header_text(raw, [], ["shift_jis"]) == "整改についてのご意見"
+    found = declared_charsets(b'Content-Type: text/plain; charset="Shift_JIS"\r\nX: =?gbk?B?x?=')
+    assert found == ["shift_jis", "gbk"]
+
+
+@given(st.text(st.characters(codec="shift_jis", min_codepoint=0x20), min_size=1, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_iso_2022_jp_text_reads_back(text: str) -> None:
+    try:
+        data = text.encode("iso2022_jp")
+    except UnicodeEncodeError:
+        return
+    assert decode_part(data, "iso-2022-jp")[0] == text
+
+
+@given(st.binary(max_size=300), st.lists(st.sampled_from(["shift_jis", "gbk", "latin-1", "x"])))
+@settings(max_examples=200, deadline=None)
+def test_decode_with_hints_never_raises(data: bytes, hints: list[str]) -> None:
+    text, charset = decode(data, None, [], hints)
+    assert isinstance(text, str) and charset

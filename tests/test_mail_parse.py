@@ -74,6 +74,7 @@ def test_corpus_message(name: str) -> None:
         assert mail.references == want["references"]
     if "date" in want:
         assert mail.date == want["date"]
+    assert mail.signed == want.get("signed")
     assert "\ufffd" not in mail.subject
     if not want["quarantine"]:
         assert "\ufffd" not in mail.text

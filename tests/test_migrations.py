@@ -266,6 +266,108 @@ def _no_policy_left(conn: Connection, _tables: MetaData, _before: Rows) -> None:
     assert _row_security_tables(conn) == set()
 
 
+def _notices_read_as_before(conn: Connection, tables: MetaData, before: Rows) -> None:
+    """0007: existing findings get no label or description, measures no status, revisions no
+    line roles, so published pages read as they did (nothing is re-parsed)."""
+    findings, measures = tables.tables["findings"], tables.tables["measures"]
+    revisions = tables.tables["notice_revisions"]
+    assert before["findings"] and before["measures"] and before["notice_revisions"]
+    labels = conn.execute(select(findings.c.label, findings.c.description)).all()
+    assert labels == [("", "")] * len(before["findings"])
+    assert conn.scalars(select(measures.c.status)).all() == [None] * len(before["measures"])
+    roles = conn.scalars(select(revisions.c.line_roles)).all()
+    assert roles == [None] * len(before["notice_revisions"])
+
+
+def _placeholder_changes_nothing(conn: Connection, tables: MetaData, before: Rows) -> None:
+    pass
+
+
+# 0009 (issue #19, auth): recovery codes move from a JSON list on users to one row each.
+_CODES_0008 = {0: ["$argon2id$hash-a", "$argon2id$hash-b"], 1: []}
+
+
+def _recovery_codes_as_0008_kept_them(conn: Connection, tables: MetaData) -> None:
+    users = tables.tables["users"]
+    ids = conn.scalars(select(users.c.id).order_by(users.c.id)).all()
+    for index, codes in _CODES_0008.items():
+        conn.execute(update(users).where(users.c.id == ids[index]).values(recovery_codes=codes))
+    for user_id in ids[len(_CODES_0008) :]:
+        conn.execute(update(users).where(users.c.id == user_id).values(recovery_codes=[]))
+
+
+def _recovery_codes_become_unused_rows(conn: Connection, tables: MetaData, before: Rows) -> None:
+    """Each stored hash is now an unused recovery_codes row of its user; the list is gone."""
+    assert "recovery_codes" not in tables.tables["users"].c
+    ids = [row["id"] for row in before["users"]]
+    codes = tables.tables["recovery_codes"]
+    rows = conn.execute(select(codes.c.user_id, codes.c.code_hash, codes.c.used_at)).all()
+    assert sorted(rows) == [(ids[0], h, None) for h in _CODES_0008[0]]
+    for name in ("login_networks", "enrolment_links", "webauthn_credentials", "session_values"):
+        assert conn.execute(select(tables.tables[name])).all() == [], name
+
+
+def _recovery_codes_back_in_the_list(conn: Connection, tables: MetaData, before: Rows) -> None:
+    users = tables.tables["users"]
+    by_id = dict(conn.execute(select(users.c.id, users.c.recovery_codes)).all())
+    first = before["users"][0]["id"]
+    assert by_id[first][: len(_CODES_0008[0])] == _CODES_0008[0]
+
+
+def _follow_ups_stay_the_submitters(conn: Connection, tables: MetaData, before: Rows) -> None:
+    """0008: existing follow-ups are not held for review (they read on /track as before)."""
+    follow_ups = tables.tables["follow_ups"]
+    assert before["follow_ups"] and "review_state" in follow_ups.c
+    states = conn.scalars(select(follow_ups.c.review_state)).all()
+    assert states == [None] * len(before["follow_ups"])
+
+
+def _audit_triggers(conn: Connection) -> set[str]:
+    if conn.dialect.name != "postgresql":
+        return set()
+    found = conn.execute(
+        text(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+            "WHERE tgname LIKE 'portal_audit%'"
+        )
+    )
+    return {f"{table}:{name}" for table, name in found}
+
+
+def _audit_chain_keyed_later(conn: Connection, tables: MetaData, before: Rows) -> None:
+    """0010 (#19): existing events keep their plain hashes (the generic comparison checks the
+    rows); the switch to keyed hashes is not set yet, so the next event sets it; no anchor yet;
+    on PostgreSQL events are append-only from now on."""
+    head = tables.tables["audit_head"]
+    assert before["events"]
+    assert conn.execute(select(head.c.keyed_from, head.c.keyed_mac)).all() == [(None, None)]
+    assert conn.execute(select(tables.tables["audit_anchors"])).all() == []
+    if conn.dialect.name != "postgresql":
+        return
+    assert _audit_triggers(conn) == {
+        "events:portal_audit_append_only",
+        "audit_anchors:portal_audit_append_only",
+        "audit_head:portal_audit_head_guard",
+    }
+    events = tables.tables["events"]
+    for statement in (update(events).values(actor="forged"), events.delete()):
+        savepoint = conn.begin_nested()
+        with pytest.raises(Exception, match="append-only"):
+            conn.execute(statement)
+        savepoint.rollback()
+
+
+def _events_editable(conn: Connection, _tables: MetaData, _before: Rows) -> None:
+    assert _audit_triggers(conn) == set()
+
+
+def _no_suggestion_dismissed_yet(conn: Connection, tables: MetaData, _before: Rows) -> None:
+    """0011 (E2) adds finding_dismissals, empty; on PostgreSQL under the office policy."""
+    assert conn.execute(select(tables.tables["finding_dismissals"])).all() == []
+    if conn.dialect.name == "postgresql":
+        assert "finding_dismissals" in _row_security_tables(conn)
+
+
 # Keyed by revision id: every revision says here what its upgrade does to existing rows.
 REVISIONS: dict[str, RevisionData] = {
     "0001_initial": RevisionData(_audit_chain_starts),
@@ -284,6 +386,19 @@ REVISIONS: dict[str, RevisionData] = {
     ),
     "0005_oversight": RevisionData(_oversight_snapshot_starts_empty),
     "0006_row_security": RevisionData(_rows_guarded_by_office, downgraded=_no_policy_left),
+    # Placeholders of the parallel work of this session; each owner replaces its own check.
+    "0007_notice_structure": RevisionData(_notices_read_as_before),
+    "0008_mail_parts": RevisionData(_follow_ups_stay_the_submitters),
+    "0009_staff_auth": RevisionData(
+        _recovery_codes_become_unused_rows,
+        prepare=_recovery_codes_as_0008_kept_them,
+        rewrites=frozenset({"users"}),
+        downgraded=_recovery_codes_back_in_the_list,
+    ),
+    "0010_audit_anchors": RevisionData(_audit_chain_keyed_later, downgraded=_events_editable),
+    "0011_routing": RevisionData(_no_suggestion_dismissed_yet),
+    "0012_case_loop": RevisionData(_placeholder_changes_nothing),
+    "0013_workbench": RevisionData(_placeholder_changes_nothing),
 }
 
 

@@ -108,7 +108,9 @@ def test_draft_is_private_until_published(
     response = save_draft(editor, seed_text)
     assert response.status_code == 302 and response.location == "/staff/notices/dg"
     assert client.get("/notices/dg").status_code == 404
-    published = form_post(editor, "/staff/notices/dg/publish", {}, form_url="/staff/notices/dg")
+    published = form_post(
+        editor, "/staff/notices/dg/publish", {"confirmed": "yes"}, form_url="/staff/notices/dg"
+    )
     assert published.status_code == 302
     assert client.get("/notices/dg").status_code == 200
     assert logged_actions(app)[-2:] == ["notice.import", "notice.publish"]
@@ -122,7 +124,10 @@ def test_a_notice_with_warnings_needs_an_explicit_check_before_publishing(
     assert refused.status_code == 400
     assert client.get("/notices/dg").status_code == 404
     ok = form_post(
-        editor, "/staff/notices/dg/publish", {"warnings_checked": "y"}, form_url="/staff/notices/dg"
+        editor,
+        "/staff/notices/dg/publish",
+        {"warnings_checked": "y", "confirmed": "yes"},
+        form_url="/staff/notices/dg",
     )
     assert ok.status_code == 302
     assert client.get("/notices/dg").status_code == 200
@@ -160,11 +165,14 @@ def test_revision_is_live_and_its_diff_is_readable_and_escaped(
     revised += "\n" + new_line + "\n"
     preview = form_post(editor, f"{url}/revise", {"text": revised, "step": "preview"})
     assert "与当前版本相比的改动" in preview.get_data(as_text=True)
-    saved = form_post(editor, f"{url}/revise", {"text": revised, "step": "save"})
+    saved = form_post(
+        editor, f"{url}/revise", {"text": revised, "step": "save", "note": "更正表述"}
+    )
     assert saved.status_code == 302
     assert "深入贯彻落实党中央" in client.get(f"/notices/{published_notice}").get_data(as_text=True)
     diff = editor.get(f"{url}/revisions/2").get_data(as_text=True)
     assert "<script>alert(1)" not in diff
+    assert "@@" not in diff  # no unified-diff headers for people
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in diff
     assert re.search(r'class="d-add">.*深入贯彻落实党中央', diff)
     assert re.search(r'class="d-del">.*深入贯彻落实中央', diff)

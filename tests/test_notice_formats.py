@@ -93,10 +93,10 @@ _LEVELS = {"A": (0, "chineseCounting", "%1、"), "B": (1, "chineseCounting", "�
 _NUM_ID = 77
 
 
-def _add_list(document: docx.document.Document, *, continuous_findings: bool) -> None:
+def _add_list(document: docx.document.Document, *, continuous: frozenset[str]) -> None:
     levels = "".join(
         f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/>'
-        + ('<w:lvlRestart w:val="0"/>' if kind == "C" and continuous_findings else "")
+        + ('<w:lvlRestart w:val="0"/>' if kind in continuous else "")
         + f'<w:lvlText w:val="{text}"/><w:lvlJc w:val="left"/></w:lvl>'
         for kind, (ilvl, fmt, text) in _LEVELS.items()
     )
@@ -123,17 +123,21 @@ def _number(paragraph: docx.text.paragraph.Paragraph, ilvl: int, num_id: int = _
     )
 
 
-def _continuous_findings(lines: list[str]) -> bool:
-    """Do the notice's "1." findings keep counting across its （一） categories?"""
+def _continuous_levels(lines: list[str]) -> frozenset[str]:
+    """The levels whose numbers keep counting under a new parent heading, as "1." findings do
+    across （一） categories in some notices and "（一）" findings across 一、 in others."""
+    kinds = list(_LEVELS)
+    continuous: set[str] = set()
     last_kind = None
     for line in lines:
         head = heading(line)
         if head is None or head.kind not in _LEVELS:
             continue
-        if head.kind == "C" and last_kind == "B" and head.number != 1:
-            return True
+        level = kinds.index(head.kind)
+        if level and last_kind == kinds[level - 1] and head.number != 1:
+            continuous.add(head.kind)
         last_kind = head.kind
-    return False
+    return frozenset(continuous)
 
 
 def make_docx(text: str) -> bytes:
@@ -141,7 +145,7 @@ def make_docx(text: str) -> bytes:
     lines = [line.strip(" \t\u3000\r") for line in text.splitlines()]
     lines = [line for line in lines if line]
     document = docx.Document()
-    _add_list(document, continuous_findings=_continuous_findings(lines))
+    _add_list(document, continuous=_continuous_levels(lines))
     for line in lines:
         head = heading(line)
         if head is not None and head.kind in _LEVELS:

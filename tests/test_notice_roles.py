@@ -179,17 +179,20 @@ def test_a_measure_line_given_where_no_finding_is_open_names_its_line() -> None:
 
 def test_corrections_carry_over_to_a_later_revision() -> None:
     given = {1: "dropped", 5: "category", 6: "finding", 7: "finding", 9: "category", 10: "finding"}
-    revised = MISREAD.replace("2.台账不全", "2.会议台账不全").replace(
-        "一、存在问题及整改情况", "（此件于3月5日修订）\n一、存在问题及整改情况"
+    revised = (
+        MISREAD.replace("2.台账不全", "2.会议台账不全")
+        .replace("一、存在问题及整改情况", "（此件于3月5日修订）\n一、存在问题及整改情况")
+        .replace("3.审批时限过长。压缩审批时限至5个工作日。", "3.窗口排队时间长。增设两个窗口。")
     )
     moved = carry_over(MISREAD, given, revised)
-    # Everything below the inserted line moved down one; the changed line 7 lost its role.
-    assert moved == {1: "dropped", 6: "category", 7: "finding", 10: "category", 11: "finding"}
-    notice = parse_notice(revised, roles=moved | {8: "finding"})
+    # Everything below the inserted line moved down one; line 7, reworded in place, kept its
+    # role; line 10, rewritten beyond recognition, lost it and is guessed again.
+    assert moved == {1: "dropped", 6: "category", 7: "finding", 8: "finding", 10: "category"}
+    notice = parse_notice(revised, roles=moved | {11: "finding"})
     assert [f.title for f in notice.findings] == [
         "学习制度执行不严格",
         "会议台账不全",
-        "审批时限过长",
+        "窗口排队时间长",
     ]
 
 

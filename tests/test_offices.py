@@ -385,3 +385,14 @@ def test_navigation_per_role(app: Flask, staff_login: Any, monkeypatch: Any) -> 
     # An entry whose page is not registered (another feature not installed) is left out.
     monkeypatch.setattr(views, "NAV", (*views.NAV, ("不存在", "nowhere.page", ())))
     assert "不存在" not in nav_labels(staff_login("admin"))
+
+
+def test_office_lists_read_in_pinyin_order(app: Flask, admin: Any) -> None:
+    """北 (bei), 城 (cheng), 安 (an) in code-point order; people look them up as 安, 北, 城."""
+    with app.app_context():
+        for slug, name in (("bei", "北区某局"), ("cheng", "城建局"), ("an", "安监局")):
+            create_office(slug, name=name)
+        _db.session.commit()
+    page = text(admin.get("/staff/offices")).split("<tbody>")[1]
+    positions = [page.index(name) for name in ("安监局", "北区某局", "城建局")]
+    assert positions == sorted(positions)

@@ -236,6 +236,10 @@ def test_any_text_is_safe(cold: Router, text: str) -> None:
     assert [s.score for s in got] == sorted((s.score for s in got), reverse=True)
     full = cold.scores(text)
     assert len(full) == 19 and all(0.0 <= s.score <= 1.0 for s in full)
+    assert all(s.strength in {"strong", "medium", "weak"} for s in full)
+    referral = cold.referral(text)
+    assert referral is None or (referral.label.startswith("建议转办：") and referral.reasons)
+    assert referral is None or got == []
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -246,3 +250,143 @@ def test_learning_any_text_is_safe(findings: list[FindingDoc], example: str, tex
     got = router.suggest(text)
     assert all(0.0 <= s.score <= 1.0 for s in got)
     assert [s.score for s in got] == sorted((s.score for s in got), reverse=True)
+
+
+# --- other offices' notices, calibration, referral, explanations, learning (issue #15) ----------
+
+
+@pytest.fixture(scope="module")
+def other_routers() -> dict[str, tuple[list[FindingDoc], Router]]:
+    found = {name: bench.other_findings(name) for name in bench.OTHER_SETS}
+    return {name: (docs, Router(docs)) for name, docs in found.items()}
+
+
+def test_other_offices_sets_have_the_hard_kinds() -> None:
+    for name in bench.OTHER_SETS:
+        dev, held = bench.other_sets(name)
+        for path, minimum in ((dev, 40), (held, 20)):
+            cases = bench.load_cases(path)
+            assert len(cases) >= minimum
+            assert all((c["kind"] == "out_of_scope") == (c["findings"] == []) for c in cases)
+        forms = {c.get("form") for c in bench.load_cases(dev) + bench.load_cases(held)}
+        assert {"traditional", "cantonese", "typo", "pinyin", "short", "long", "two"} <= forms
+        long_texts = [c for c in bench.load_cases(held) if c.get("form") == "long"]
+        assert long_texts and all(len(c["text"]) >= 300 for c in long_texts)
+
+
+@pytest.mark.parametrize("name", list(bench.OTHER_SETS))
+def test_other_offices_dev_figures(other_routers, name: str) -> None:
+    """Floors a little under the dev figures; the old router had ~50% top-1 and left ~45% of
+    in-scope comments without any suggestion on these notices."""
+    _, router = other_routers[name]
+    fig = bench.evaluate(router, bench.load_cases(bench.other_sets(name)[0]))
+    in_scope = fig.in_scope_total
+    assert sum(fig.top1.values()) / in_scope >= 0.9
+    assert sum(fig.top3.values()) / in_scope >= 0.9
+    assert fig.rate(fig.top1, "hard") >= 0.85
+    assert fig.in_scope_empty_rate <= 0.05
+    assert fig.oos_recall >= 0.9
+
+
+def test_seed_figures_no_lower_with_normalisation_and_concepts(dev_figures) -> None:
+    # The seed's dev figures before issue #15: colloquial top-1 0.989, top-3 1.000.
+    assert dev_figures.rate(dev_figures.top1, "colloquial") >= 0.97
+    assert dev_figures.rate(dev_figures.top3, "colloquial") >= 0.98
+    assert dev_figures.in_scope_empty_rate <= 0.02
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("過年單位又給每人發了兩千塊超市卡，錢從哪來的？", 14),  # traditional
+        ("你哋检察院嘅公众号半年冇更新", 4),  # Cantonese-flavoured
+        ("新来的科长系某领导嘅亲戚", 15),
+    ],
+)
+def test_seed_briefed_examples_however_written(cold: Router, text: str, number: int) -> None:
+    got = cold.suggest(text)
+    assert got and got[0].number == number
+
+
+def test_complaints_about_other_bodies_get_a_referral(cold: Router) -> None:
+    for text, kind in (
+        ("医院的医生收病人红包", "health"),
+        ("交警扣押了我的电动车不还", "traffic_police"),
+        ("楼上邻居天天半夜装修", "neighbour"),
+        ("物业公司乱收停车费", "property"),
+    ):
+        referral = cold.referral(text)
+        assert referral is not None and referral.body_kind == kind, text
+        assert referral.label.startswith("建议转办：") and referral.reasons
+        assert cold.suggest(text) == []
+    assert cold.referral("过年单位又给每人发了两千块超市卡") is None
+
+
+def test_a_body_that_is_the_offices_own_business_is_not_referred(other_routers) -> None:
+    _, hospital = other_routers["hospital"]
+    assert hospital.referral("医生收红包，科室纪检也不管") is None
+    assert hospital.suggest("医生收红包，科室纪检也不管")[0].number == 2
+    _, bureau = other_routers["bureau"]
+    assert bureau.referral("医生收红包") is not None
+    # Naming the office makes it the office's business, whoever else is named.
+    assert bureau.referral("你们局的干部占用耕地给医院盖停车场") is None
+
+
+def test_suggestions_say_why(other_routers) -> None:
+    _, bureau = other_routers["bureau"]
+    best = bureau.suggest("村里良田被挖成鱼塘，田长制就是摆设")[0]
+    assert best.number == 1 and best.strength in {"strong", "medium"}
+    assert "良田 ≈ 耕地保护" in best.reasons, best.reasons
+    weakest = bureau.scores("村里良田被挖成鱼塘")[-1]
+    assert weakest.strength == "weak" and weakest.reasons == ()
+
+
+def test_one_threshold_holds_across_notices(other_routers) -> None:
+    """The old router's fixed scale silenced small notices: a comment in the notice's own
+    words got no suggestion at all there."""
+    _, school = other_routers["school"]
+    assert [s.number for s in school.suggest("食堂太贵")][:1] == [3]
+    _, hospital = other_routers["hospital"]
+    assert [s.number for s in hospital.suggest("挂号太难")][:1] == [3]
+
+
+def test_learning_generalises_to_rewordings(other_routers) -> None:
+    """Two confirmed texts teach finding 5 the word 测绘, which the notice never uses: other
+    wordings about the same thing (not near-copies) score higher and are suggested first."""
+    docs, cold = other_routers["bureau"]
+    router = Router(docs)
+    for example in (
+        "局里测绘的人手越来越少，都是五十多岁的人",
+        "测绘和规划审批这块人手不够，没人接班",
+    ):
+        router.learn(5, example)
+    for text in ("测绘员都快退休了", "搞测绘的年轻人留不住", "测绘那边招不到人", "测绘缺人"):
+        before = next(s.score for s in cold.scores(text) if s.number == 5)
+        got = router.suggest(text)
+        assert got and got[0].number == 5, text
+        assert got[0].score > before + 0.02, text
+
+
+def test_confirmations_never_make_the_seed_figures_worse(findings: list[FindingDoc]) -> None:
+    """Every seed dev text confirmed for its findings; the held-out figures stay as good."""
+    cold_fig = bench.evaluate(Router(findings), bench.load_cases(bench.HELDOUT))
+    taught = Router(findings)
+    for case in bench.load_cases(bench.DEV):
+        for number in case["findings"]:
+            taught.learn(number, case["text"])
+    fig = bench.evaluate(taught, bench.load_cases(bench.HELDOUT))
+    assert sum(fig.top1.values()) >= sum(cold_fig.top1.values())
+    assert sum(fig.top3.values()) >= sum(cold_fig.top3.values())
+    assert fig.oos_recall >= cold_fig.oos_recall
+
+
+def test_no_single_confirmation_makes_the_seed_figures_worse(findings: list[FindingDoc]) -> None:
+    held = bench.load_cases(bench.HELDOUT)
+    cold = bench.evaluate(Router(findings), held)
+    for case in bench.load_cases(bench.DEV)[::4]:
+        for number in case["findings"]:
+            router = Router(findings)
+            router.learn(number, case["text"])
+            fig = bench.evaluate(router, held)
+            assert sum(fig.top1.values()) >= sum(cold.top1.values()), case["text"]
+            assert fig.oos_recall >= cold.oos_recall, case["text"]

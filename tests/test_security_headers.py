@@ -70,17 +70,26 @@ def test_every_staff_response_carries_the_headers(staff_login: Any, published_no
 
 
 def session_cookie(response: Any) -> dict[str, Any]:
-    raw = next(v for v in response.headers.getlist("Set-Cookie") if v.startswith("session="))
+    raw = next(
+        v
+        for v in response.headers.getlist("Set-Cookie")
+        if v.startswith(("session=", "__Host-session="))  # __Host- over https (issue #19)
+    )
     flags = {part.strip().split("=", 1)[0].lower(): part for part in raw.split(";")[1:]}
     return {"raw": raw, "flags": flags}
 
 
-def test_session_cookie_is_httponly_and_samesite_lax(client: Any, make_user: Any) -> None:
+def test_session_cookie_is_httponly_lax_for_visitors_and_strict_for_staff(
+    client: Any, make_user: Any
+) -> None:
     user = make_user("triager")
+    visitor = session_cookie(client.get("/staff/login"))  # a CSRF token, no login: Lax
+    assert parse_dict_header(visitor["flags"]["samesite"].strip())["SameSite"] == "Lax"
     response = form_post(client, "/staff/login", {"email": user.email, "password": STAFF_PASSWORD})
     cookie = session_cookie(response)
     assert "httponly" in cookie["flags"]
-    assert parse_dict_header(cookie["flags"]["samesite"].strip())["SameSite"] == "Lax"
+    # Carrying a (half-done) staff login: never sent on requests started by another site.
+    assert parse_dict_header(cookie["flags"]["samesite"].strip())["SameSite"] == "Strict"
     assert "secure" not in cookie["flags"]  # plain http in development
 
 

@@ -47,6 +47,7 @@ def test_editor_with_totp_publishes_revises_and_withdraws(
     page.get_by_role("button", name="保存为草稿").click()
     page.wait_for_url("**/staff/notices/dongguan")
     page.get_by_role("button", name="发布", exact=True).click()
+    page.get_by_role("button", name="确认发布").click()  # the confirmation names the counts
     page.wait_for_url("**/staff/notices/dongguan")
     violations = browser_page.axe_violations()
     assert violations == [], dump(violations)
@@ -65,6 +66,7 @@ def test_editor_with_totp_publishes_revises_and_withdraws(
     )
     page.get_by_role("button", name="预览").click()
     assert page.locator(".diff .d-add").count() >= 1
+    page.get_by_label("修订说明（公开显示）").fill("更正表述。")  # required once published
     page.get_by_role("button", name="保存修订").click()
     page.wait_for_url("**/staff/notices/dongguan")
     public.reload()
@@ -81,12 +83,19 @@ def test_editor_with_totp_publishes_revises_and_withdraws(
     assert browser_page.console_errors == []
 
 
+def second_step(page: Any, app: Flask, user: Any) -> None:
+    page.wait_for_url("**/staff/login/verify")
+    page.get_by_label("验证码").fill(totp_code_for(app, user.id))
+    page.get_by_role("button", name="验证").click()
+
+
 def test_viewer_cannot_reach_the_publish_page(
-    live_server: str, browser_page: Any, make_user: Any, published_notice: str
+    app: Flask, live_server: str, browser_page: Any, make_user: Any, published_notice: str
 ) -> None:
     page = browser_page.page
     viewer = make_user("viewer")
     log_in(page, live_server, viewer.email)
+    second_step(page, app, viewer)  # every role has a second factor
     page.wait_for_url(f"{live_server}/staff/")
     assert page.get_by_role("link", name="公示管理").count() == 0
     response = page.goto(f"{live_server}/staff/notices/{published_notice}")
@@ -95,13 +104,17 @@ def test_viewer_cannot_reach_the_publish_page(
     assert response is not None and response.status == 403
 
 
-def test_editor_enrols_totp_by_typing_the_shown_secret(
-    live_server: str, browser_page: Any, make_user: Any
+def test_editor_enrols_totp_through_an_admins_link_by_typing_the_shown_secret(
+    live_server: str, browser_page: Any, make_user: Any, runner: Any
 ) -> None:
     page = browser_page.page
     editor = make_user("editor", totp=False)
     log_in(page, live_server, editor.email)
-    page.wait_for_url("**/staff/login/enrol")
+    assert "绑定链接" in page.content()  # the password alone does not enrol
+    link = runner.invoke(args=["users", "enrol-link", editor.email]).output.strip()
+    page.goto(live_server + "/" + link.split("/", 3)[3])
+    page.get_by_label("密码").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="继续").click()
     assert page.locator("img.qr").is_visible()
     secret = page.locator("#totp-secret").inner_text().strip()
     page.get_by_label("验证码").fill(pyotp.TOTP(secret).now())
@@ -109,6 +122,75 @@ def test_editor_enrols_totp_by_typing_the_shown_secret(
     assert page.locator(".recovery-codes li").count() == 10
     page.get_by_role("link", name="我已保存，继续").click()
     page.wait_for_url(f"{live_server}/staff/")
+
+
+def test_security_key_registers_and_logs_in_with_a_virtual_authenticator(
+    app: Flask, live_server: str, browser_page: Any, make_user: Any
+) -> None:
+    page = browser_page.page
+    # WebAuthn needs a domain as relying party id, not an IP address: same server, localhost.
+    base = live_server.replace("127.0.0.1", "localhost")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasResidentKey": False,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )["authenticatorId"]
+    user = make_user("triager")
+    log_in(page, base, user.email)
+    second_step(page, app, user)
+    page.wait_for_url(f"{base}/staff/")
+
+    page.goto(f"{base}/staff/account/2fa")  # just logged in: no re-authentication needed
+    page.get_by_label("密钥名称").fill("办公室U盾")
+    page.get_by_role("button", name="注册安全密钥").click()
+    # Its first factor with recovery codes (made_user had none): shown once, then the account.
+    page.locator(".recovery-codes").wait_for(timeout=10000)
+    assert page.locator(".recovery-codes li").count() == 10
+    page.get_by_role("link", name="我已保存，继续").click()
+    page.wait_for_url(f"{base}/staff/account")
+    assert "办公室U盾" in page.content()
+    assert browser_page.axe_violations() == [], dump(browser_page.axe_violations())
+    stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+    assert len(stored["credentials"]) == 1  # the key holds it; the server only its public key
+
+    page.get_by_role("button", name="退出").first.click()
+    log_in(page, base, user.email)
+    page.wait_for_url("**/staff/login/verify")
+    page.get_by_role("button", name="使用安全密钥").click()
+    page.wait_for_url(f"{base}/staff/")
+
+    # Sudo mode with the key: the last authentication counts as too old, so changing the
+    # second factor asks for the password and the key again, then goes on.
+    app.config["STAFF_REAUTH_MINUTES"] = -1
+    page.goto(f"{base}/staff/account/2fa")
+    page.wait_for_url("**/staff/reauth?**")
+    app.config["STAFF_REAUTH_MINUTES"] = 10
+    page.get_by_label("密码").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="使用安全密钥").click()
+    page.wait_for_url(f"{base}/staff/account/2fa")
+    assert page.get_by_role("button", name="注册安全密钥").is_visible()
+    with app.app_context():
+        from sqlalchemy import select
+
+        from portal.audit import Event
+        from portal.extensions import db
+
+        methods = [
+            e.details.get("method")
+            for e in db.session.scalars(select(Event).where(Event.action == "login.success"))
+        ]
+        reauths = db.session.scalars(select(Event).where(Event.action == "login.reauth")).all()
+    assert methods == ["totp", "webauthn"] and len(reauths) == 1
 
 
 def fits_the_screen(page: Any) -> bool:

@@ -46,7 +46,7 @@ def test_create_with_password_on_stdin_then_log_in(app: Flask, runner: Any) -> N
     assert GOOD not in user.password_hash
     client = app.test_client()
     response = form_post(client, "/staff/login", {"email": "li.ming@office.cn", "password": GOOD})
-    assert response.status_code == 302
+    assert response.status_code == 403  # right password, but no second factor bound yet
     assert "user.create" in logged_actions(app)
 
 
@@ -131,16 +131,20 @@ def test_disable_stops_logins_and_open_sessions(app: Flask, runner: Any, staff_l
     assert "user.disable" in logged_actions(app)
 
 
-def test_reset_2fa_makes_the_next_login_enrol_again(
+def test_reset_2fa_refuses_the_password_alone_until_an_enrolment_link(
     app: Flask, runner: Any, make_user: Any
 ) -> None:
     user = make_user("editor")
     assert runner.invoke(args=["users", "reset-2fa", user.email]).exit_code == 0
     row = user_row(app, user.email)
-    assert row is not None and not row.has_totp and row.recovery_codes == []
+    assert row is not None and not row.has_second_factor and row.recovery_codes_left == 0
     client = app.test_client()
     response = form_post(
         client, "/staff/login", {"email": user.email, "password": user.plain_password}
     )
-    assert response.location == "/staff/login/enrol"
+    assert response.status_code == 403 and "绑定链接" in response.get_data(as_text=True)
+    assert client.get("/staff/").status_code == 302
     assert "user.reset_2fa" in logged_actions(app)
+    link = runner.invoke(args=["users", "enrol-link", user.email])
+    assert link.exit_code == 0 and "/staff/enrol/" in link.output
+    assert runner.invoke(args=["users", "enrol-link", "ghost@office.cn"]).exit_code == 1

@@ -26,7 +26,9 @@ ACCESS: list[tuple[str, str, tuple[str, ...]]] = [
     ("GET", "/staff/account/2fa", ALL),
     ("POST", "/staff/account/password", ALL),
     ("POST", "/staff/account/recovery-codes", ALL),
+    ("GET", "/staff/reauth", ALL),
     ("GET", "/staff/users", ADMINS),
+    ("POST", "/staff/users/1/enrol-link", ADMINS),
     ("POST", "/staff/users", ADMINS),
     ("POST", "/staff/users/1/memberships", ADMINS),
     ("GET", "/staff/offices", ADMINS),
@@ -55,7 +57,7 @@ ACCESS: list[tuple[str, str, tuple[str, ...]]] = [
     ("POST", "/staff/users/1/reset-2fa", ADMINS),
 ]
 # Reached before login: the login steps themselves.
-PUBLIC = {"staff.login", "staff.verify", "staff.enrol_at_login", "staff.logout"}
+PUBLIC = {"staff.login", "staff.verify", "staff.enrol_link", "staff.logout"}
 
 
 def test_every_staff_view_is_in_the_table(app: Flask) -> None:

@@ -4,7 +4,9 @@ attachments — and who may do what."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -53,11 +55,16 @@ def _access_table(code: str, other: str, attachment_id: int) -> list[tuple[str, 
         ("GET", f"{base}/attachments/{attachment_id}", ACTORS),
         ("POST", f"{base}/personal-data", ACTORS),
         ("POST", f"{base}/findings", ACTORS),
+        ("POST", f"{base}/suggestions/dismiss", ACTORS),
         ("POST", f"{base}/notes", ACTORS),
         ("POST", f"{base}/assign", ACTORS),
         ("POST", f"{base}/status", ACTORS),
         ("POST", f"{base}/merge", ACTORS),
+        ("GET", f"{base}/merge", ACTORS),
+        ("GET", f"{base}/merge?q=购物卡", ACTORS),
+        ("GET", f"{base}/merge/confirm?original={other}", ACTORS),
         ("POST", f"{base}/refer", ACTORS),
+        ("GET", f"{base}/refer/suggested", ACTORS),
         ("POST", "/staff/queue/bulk", ACTORS),
         ("POST", "/staff/queue/views", READERS),
         ("POST", "/staff/queue/views/999/delete", READERS),
@@ -78,12 +85,18 @@ def test_every_triage_view_is_in_the_access_table(app: Flask, two: Any) -> None:
         attachment_id = _get(app, two[0].code).attachments[0].id
     table = _access_table(two[0].code, two[1].code, attachment_id)
     adapter = app.url_map.bind("localhost")
-    covered = {adapter.match(url, method=method)[0] for method, url, _ in table}
+    covered = {adapter.match(url.split("?")[0], method=method)[0] for method, url, _ in table}
     mine = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
         if app.view_functions[rule.endpoint].__module__
-        in ("portal.triage.views", "portal.triage.queue_views", "portal.triage.routing_views")
+        in (
+            "portal.triage.views",
+            "portal.triage.queue_views",
+            "portal.triage.routing_views",
+            "portal.triage.merge_views",
+            "portal.triage.refer_views",
+        )
     }
     assert mine - covered == set()
 
@@ -305,3 +318,139 @@ def test_body_html_is_rendered_only_after_sanitising(
 
 def test_unknown_code_is_404(staff_login: Any) -> None:
     assert staff_login("viewer").get("/staff/submissions/AAAAA-AAAAA").status_code == 404
+
+
+# --- explanations and dismissed suggestions (issue 15) -------------------------------------------
+
+GIFT_CARDS = "单位逢年过节给职工发购物卡，工会的钱乱花。"
+RAW_SCORE = re.compile(r"(?<![\d.])[01]\.\d{2}(?!\d)")
+
+
+def _findings_section(html: str) -> str:
+    start = html.index('<section class="findings">')
+    return html[start : html.index("</section>", start)]
+
+
+def _visible(html: str) -> str:
+    """What a person reads: hidden form fields left out."""
+    return re.sub(r'<input type="hidden"[^>]*>', "", html)
+
+
+def _best_suggestion(app: Flask, code: str) -> tuple[Any, int]:
+    from portal.triage.findings import router_for
+
+    with app.app_context():
+        submission = _get(app, code)
+        best = router_for(submission.notice).suggest(submission.body, 1)[0]
+        finding = next(f for f in submission.notice.findings if f.number == best.number)
+        return best, finding.id
+
+
+def test_suggestions_say_how_sure_in_words_never_a_raw_score(
+    app: Flask, staff_login: Any, published_notice: str
+) -> None:
+    receipt = _record(app, published_notice, body=GIFT_CARDS)
+    url = f"/staff/submissions/{receipt.code}"
+    client = staff_login("triager")
+    section = _findings_section(client.get(url).get_data(as_text=True))
+    best, finding_id = _best_suggestion(app, receipt.code)
+    row = section[section.index(f'data-finding="{best.number}"') :]
+    assert re.search(r'class="strength strength-(strong|medium|weak)">[强中弱]<', row)
+    row = row[: row.index("</tr>")]
+    assert best.reasons  # why it was suggested: the words or concepts that matched
+    assert all(reason in row for reason in best.reasons), (best.reasons, row)
+    assert RAW_SCORE.search(_visible(section)) is None, section  # no 0.73, no 1.00
+
+    form_post(client, url + "/findings", {"finding": finding_id, "op": "confirm"}, form_url=url)
+    section = _findings_section(client.get(url).get_data(as_text=True))
+    with app.app_context():
+        link = db.session.scalar(select(SubmissionFinding))
+        when = link.at
+    from portal.workdays import as_utc
+
+    local = as_utc(when).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert "已确认" in section and client.user.display_name in section and local in section
+    assert client.user.email not in section  # a name, not an audit actor string
+    assert RAW_SCORE.search(_visible(section)) is None
+
+
+def test_a_dismissed_suggestion_is_no_longer_suggested_and_stays_in_the_history(
+    app: Flask, staff_login: Any, published_notice: str
+) -> None:
+    receipt = _record(app, published_notice, body=GIFT_CARDS)
+    url = f"/staff/submissions/{receipt.code}"
+    client = staff_login("triager")
+    best, finding_id = _best_suggestion(app, receipt.code)
+    assert f'data-finding="{best.number}"' in client.get(url).get_data(as_text=True)
+
+    response = form_post(
+        client, url + "/suggestions/dismiss", {"finding": finding_id}, form_url=url
+    )
+    assert response.status_code == 303
+    html = client.get(url).get_data(as_text=True)
+    assert f'data-finding="{best.number}"' not in _findings_section(html)
+    assert "驳回系统建议" in html and f"问题{best.number}：{best.title}" in html
+    with app.app_context():
+        events = db.session.scalars(
+            select(audit.Event).where(audit.Event.action == "triage.suggestion.dismiss")
+        ).all()
+        assert [e.details["finding"] for e in events] == [best.number]
+        assert events[0].actor == client.user.actor
+
+    # Twice is refused with a message; a linked finding is removed, not dismissed.
+    again = form_post(client, url + "/suggestions/dismiss", {"finding": finding_id}, form_url=url)
+    assert "已被驳回" in client.get(again.location).get_data(as_text=True)
+    form_post(client, url + "/findings", {"finding": finding_id, "op": "confirm"}, form_url=url)
+    other = _record(app, published_notice, body=GIFT_CARDS)
+    other_url = f"/staff/submissions/{other.code}"
+    assert f'data-finding="{best.number}"' in client.get(other_url).get_data(as_text=True)
+    form_post(client, other_url + "/findings", {"finding": finding_id}, form_url=other_url)
+    refused = form_post(
+        client, other_url + "/suggestions/dismiss", {"finding": finding_id}, form_url=other_url
+    )
+    assert "请点“移除”" in client.get(refused.location).get_data(as_text=True)
+
+
+DOCTOR = "市人民医院的医生做手术前要收红包，不给就拖着不安排。"
+
+
+def test_a_complaint_about_another_body_suggests_a_referral_accepted_after_confirmation(
+    app: Flask, staff_login: Any, published_notice: str
+) -> None:
+    receipt = _record(app, published_notice, body=DOCTOR)
+    url = f"/staff/submissions/{receipt.code}"
+    client = staff_login("triager")
+    section = _findings_section(client.get(url).get_data(as_text=True))
+    assert "建议转办：卫生健康部门" in section
+    assert "依据：医院" in section  # why: the words that named the body
+    assert 'data-finding="' not in section  # no finding suggested for it
+
+    confirm = client.get(url + "/refer/suggested")
+    page = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "确认转办至卫生健康部门" in page
+    with app.app_context():
+        assert _get(app, receipt.code).status == "received"  # the page changes nothing
+
+    response = form_post(
+        client,
+        url + "/refer",
+        {"body_name": "卫生健康部门", "reason": "反映的是卫生健康部门的事项"},
+        form_url=url + "/refer/suggested",
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        assert _get(app, receipt.code).status == "referred"
+        assert db.session.scalar(select(Referral)).body_name == "卫生健康部门"
+    html = client.get(url).get_data(as_text=True)
+    assert "转办至 卫生健康部门" in html
+    assert "建议转办" not in _findings_section(html)  # done: no longer suggested
+
+
+def test_no_referral_is_suggested_for_the_offices_own_business(
+    app: Flask, staff_login: Any, published_notice: str
+) -> None:
+    receipt = _record(app, published_notice, body=GIFT_CARDS)
+    url = f"/staff/submissions/{receipt.code}"
+    client = staff_login("triager")
+    assert "建议转办" not in client.get(url).get_data(as_text=True)
+    assert client.get(url + "/refer/suggested").status_code == 409

@@ -218,7 +218,8 @@ def test_a_staff_get_404_on_every_page_of_b(
         url = f"/staff/replies/{reply_id}/{action}"
         assert _post(editor, url, {"answer": "x", "reason": "x"}).status_code == 404
     assert "乙单位的答复" not in _html(editor, "/staff/replies/pending")
-    labels = _html(triager, f"/staff/intake/labels?codes={two.b_codes[0]}")
+    data = {"codes": two.b_codes[0], "reason": "核实"}
+    labels = _post(triager, "/staff/intake/labels", data).get_data(as_text=True)
     assert "王芳" not in labels and two.b_codes[0] in labels  # listed as not found
     with app.app_context():
         b = db.session.scalar(select(Submission).where(Submission.code == two.b_codes[0]))

@@ -127,3 +127,18 @@ def test_exactly_one_of_notice_and_round(app: Flask, round_slug: str, runner: An
     unknown = runner.invoke(args=["triage", "suggest", "--round", "nope", "文本"])
     assert both.exit_code != 0 and neither.exit_code != 0 and unknown.exit_code != 0
     assert "--notice" in both.output and "nope" in unknown.output
+
+
+def test_the_contract_holds_for_other_writings_and_other_bodies(
+    app: Flask, published_notice: str, runner: Any
+) -> None:
+    """Traditional characters give the simplified answer; a complaint about another body (a
+    doctor's 红包) gets [] from the CLI, as out-of-scope text does (issue #15)."""
+    texts = [IN_SCOPE, "單位過節給職工發購物卡，工會經費被挪用了", "医院的医生收病人红包"]
+    result = runner.invoke(
+        args=["triage", "suggest", "--notice", published_notice], input="\n".join(texts) + "\n"
+    )
+    simplified, traditional, doctor = (json.loads(line) for line in result.output.splitlines())
+    _check_array(traditional)
+    assert simplified and [i["number"] for i in traditional] == [i["number"] for i in simplified]
+    assert doctor == []

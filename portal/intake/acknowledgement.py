@@ -29,6 +29,7 @@ def enqueue_acknowledgement(submission: Submission, *, in_reply_to: str | None =
         "reply_due_on": submission.reply_due_on,
         "received_on": local_date(submission.received_at),
         "track_url": config["PUBLIC_BASE_URL"].rstrip("/") + "/track",
+        "refused_files": refused_files(submission),
     }
     enqueue(
         to=submission.email or "",
@@ -40,3 +41,10 @@ def enqueue_acknowledgement(submission: Submission, *, in_reply_to: str | None =
         kind="ack",
         in_reply_to=in_reply_to,
     )
+
+
+def refused_files(submission: Submission) -> list[str]:
+    """The sentences naming each mailed file that was not accepted, and why (zh-CN)."""
+    details = submission.channel_details or {}
+    refused = details.get("refused_attachments") if isinstance(details, dict) else None
+    return [str(item.get("reason") or item.get("filename")) for item in refused or []]

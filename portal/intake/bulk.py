@@ -25,6 +25,7 @@ from portal.intake.bulk_rows import (
     cell_text,
     read_row,
 )
+from portal.textfiles import decode_text_file
 from portal.workdays import local_today
 
 MAX_BULK_BYTES = 5 * 1024 * 1024
@@ -52,20 +53,8 @@ class _TooManyRows(Exception):
 # --- the file --------------------------------------------------------------------------------
 
 
-def decode_csv(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 as Chinese Excel saves it."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("gb18030", errors="replace")
-
-
 def _csv_cells(data: bytes) -> Iterator[list[Any]]:
-    text = decode_csv(data)
+    text = decode_text_file(data)
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

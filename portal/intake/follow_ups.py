@@ -4,6 +4,7 @@ a call), recorded like a submission: checked, stored, audited and committed as o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -31,13 +32,15 @@ def add_follow_up(
     attachments: Sequence[IncomingFile] = (),
     author: str = "submitter",
     message_id: str | None = None,
+    review_state: str | None = None,
     actor: str | None = None,
     before_commit: Callable[[FollowUp], None] | None = None,
 ) -> FollowUp:
     """Add information or files to an existing submission and commit.
 
     ``before_commit`` receives the flushed follow-up and may add the caller's own rows (the
-    inbound mail's record) to the same transaction.
+    inbound mail's record) to the same transaction. ``review_state="held"``: staff must accept
+    it before it counts as the submitter's (a mail from another address).
     """
     require_channel(channel)
     message_id = (message_id or "").strip() or None
@@ -65,6 +68,7 @@ def add_follow_up(
             author=author,
             body=text,
             message_id=message_id,
+            review_state=review_state,
         )
         db.session.add(follow_up)
         for item in checked:
@@ -74,7 +78,12 @@ def add_follow_up(
             "submission.follow_up",
             object_type="submission",
             object_id=submission.id,
-            details={"channel": channel, "author": author, "attachments": len(checked)},
+            details={
+                "channel": channel,
+                "author": author,
+                "attachments": len(checked),
+                **({"review": review_state} if review_state else {}),
+            },
             actor=actor,
         )
         if before_commit is not None:
@@ -85,3 +94,33 @@ def add_follow_up(
         raise
     store.after_commit()
     return follow_up
+
+
+# Who a held follow-up is shown as once staff decide.
+OTHER_SENDER = "email (other sender)"
+
+
+def held_follow_ups(scope: Any = None, limit: int = 200) -> list[FollowUp]:
+    """Mailed follow-ups waiting for staff, oldest first; ``scope`` limits their offices."""
+    query = select(FollowUp).join(Submission).where(FollowUp.review_state == "held")
+    if scope is not None:
+        query = query.where(scope)
+    return list(db.session.scalars(query.order_by(FollowUp.id).limit(limit)))
+
+
+def review_follow_up(follow_up: FollowUp, *, accept: bool, actor: str | None) -> None:
+    """Staff's decision on a held follow-up: accepted, it is the submitter's (shown on their
+    /track); rejected, it stays on the case for staff only. Audited; commits."""
+    if follow_up.review_state != "held":
+        raise ValueError("not a held follow-up")
+    follow_up.review_state = "accepted" if accept else "rejected"
+    if accept:
+        follow_up.author = "submitter"
+    audit.record(
+        "submission.follow_up_review",
+        object_type="submission",
+        object_id=follow_up.submission_id,
+        details={"follow_up": follow_up.id, "decision": follow_up.review_state},
+        actor=actor,
+    )
+    db.session.commit()

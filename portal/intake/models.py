@@ -161,6 +161,9 @@ class FollowUp(Model):
     author: Mapped[str] = mapped_column(String(200), default="submitter")
     body: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str | None] = mapped_column(String(500), unique=True)
+    # None: the submitter's own; "held": mailed from an address other than the submission's
+    # contact, waiting for staff (never shown on /track); "accepted" or "rejected" by staff.
+    review_state: Mapped[str | None] = mapped_column(String(10), index=True)
 
     submission: Mapped[Submission] = relationship(back_populates="follow_ups")
     attachments: Mapped[list[Attachment]] = relationship(

@@ -52,6 +52,7 @@ from portal.intake.service import (
 from portal.notices.models import Notice
 from portal.offices.models import Office
 from portal.offices.service import reply_workdays
+from portal.staff import session_store
 from portal.workdays import WorkCalendar, to_local, utcnow
 
 bp = Blueprint("intake", __name__)
@@ -251,7 +252,8 @@ def _blank_form(notice: NoticeMeta, form: FeedbackForm, preselected: int | None)
     cache = notice_cache("intake.blank_forms", max_entries=1024)
     parts: tuple[str, str] | None = cache.get(key)
     if parts is None:
-        html, status = _render_form(notice, form)
+        # Shared by every visitor: rendered as a shared page (no session parts of base.html).
+        html, status = _render_form(notice, form, shared_page=True)
         if not token or html.count(token) != 1:
             return html, status
         before, _sep, after = html.partition(token)
@@ -333,22 +335,26 @@ def feedback(slug: str) -> Page | BaseResponse:
         return _render_form(meta, form, 422, general_errors=unplaced)
 
     # Shown once: the receipt page pops it, so a reload no longer shows the secret.
-    session[RECEIPT_KEY] = {
-        "code": receipt.code,
-        "secret": receipt.secret,
-        "received_at": received_at.isoformat(),
-        "notice_slug": meta.slug,
-        "notice_title": meta.title,
-        "office_name": meta.office_name,
-        "reply_workdays": meta.reply_workdays,
-        "email": bool(contact and contact.email),
-    }
+    # The secret stays server-side: the session cookie is readable by whoever holds it.
+    session_store.stash(
+        RECEIPT_KEY,
+        {
+            "code": receipt.code,
+            "secret": receipt.secret,
+            "received_at": received_at.isoformat(),
+            "notice_slug": meta.slug,
+            "notice_title": meta.title,
+            "office_name": meta.office_name,
+            "reply_workdays": meta.reply_workdays,
+            "email": bool(contact and contact.email),
+        },
+    )
     return redirect(url_for(".receipt"), code=303)
 
 
 @bp.get("/feedback/receipt")
 def receipt() -> Response:
-    data = session.pop(RECEIPT_KEY, None)
+    data = session_store.take(RECEIPT_KEY)
     context: dict[str, Any] = {"receipt": data}
     if data:
         received_at = datetime.fromisoformat(data["received_at"])

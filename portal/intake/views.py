@@ -23,7 +23,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -49,6 +48,7 @@ from portal.intake.service import (
     record_submission,
 )
 from portal.notices.models import Finding, Notice
+from portal.staff import session_store
 from portal.staff.auth import roles_required
 from portal.staff.scope import require_office
 from portal.workdays import local_today
@@ -220,22 +220,26 @@ def new() -> Page | BaseResponse:
         return _render_new(form, context, 422, unplaced)
 
     # Shown once, like the citizen's own receipt page: a reload no longer shows the secret.
-    session[RECEIPT_KEY] = {
-        "code": receipt.code,
-        "secret": receipt.secret,
-        "channel": channel,
-        "office": choice.label,
-        "office_value": context.office_value,
-        "late_note": _late_note(notice, received_at, postmark),
-        "email": bool(contact and contact.email),
-    }
+    # The secret stays server-side: the session cookie is readable by whoever holds it.
+    session_store.stash(
+        RECEIPT_KEY,
+        {
+            "code": receipt.code,
+            "secret": receipt.secret,
+            "channel": channel,
+            "office": choice.label,
+            "office_value": context.office_value,
+            "late_note": _late_note(notice, received_at, postmark),
+            "email": bool(contact and contact.email),
+        },
+    )
     return redirect(url_for(".receipt"), code=303)
 
 
 @bp.get("/receipt")
 @roles_required(*ROLES)
 def receipt() -> str:
-    data = session.pop(RECEIPT_KEY, None)
+    data = session_store.take(RECEIPT_KEY)
     submission = find_by_code(data["code"]) if data else None
     if submission is not None:
         require_office(submission.office_id)

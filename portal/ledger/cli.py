@@ -11,6 +11,8 @@ from datetime import datetime
 import click
 from flask.cli import with_appcontext
 
+from portal import audit
+from portal.extensions import db
 from portal.ledger.export import Format, UnknownNotice, UnknownOffice, export_submissions
 from portal.ledger.oversight import refresh_figures, refresh_lease
 
@@ -46,14 +48,16 @@ def export_command(
     """Every submission whatever its status (held and spam included); dates are local days.
     Without --office, every office's and the unrouted ones: the CLI is the operator's."""
     out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    day_from = date_from.date() if date_from else None
+    day_to = date_to.date() if date_to else None
     try:
-        export_submissions(
+        rows = export_submissions(
             fmt,
             out,
             notice_slug=notice_slug,
             office_slug=office_slug,
-            date_from=date_from.date() if date_from else None,
-            date_to=date_to.date() if date_to else None,
+            date_from=day_from,
+            date_to=day_to,
         )
     except (UnknownNotice, UnknownOffice) as exc:
         click.echo(str(exc), err=True)
@@ -62,6 +66,20 @@ def export_command(
         out.flush()
         if output:
             out.close()
+    # Every export of personal data is on the record, the operator's as the web one.
+    audit.record(
+        "ledger.export",
+        details={
+            "channel": "cli",
+            "format": fmt,
+            "notice": notice_slug,
+            "office": office_slug,
+            "from": day_from.isoformat() if day_from else None,
+            "to": day_to.isoformat() if day_to else None,
+            "rows": rows,
+        },
+    )
+    db.session.commit()
 
 
 oversight_cli = click.Group("oversight", help="The supervisor's figures per office and round.")

@@ -169,12 +169,26 @@ def _write_json(ledger: stats.LedgerFilter, out: BinaryIO) -> int:
     return count
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and WPS (tab and CR too:
+# some of them strip leading blanks before deciding). Citizens write the text: never run it.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: str) -> str:
+    """Text a spreadsheet shows as typed: a formula-leading value gets a leading apostrophe
+    (OWASP's advice for CSV injection). The XLSX export needs none: it writes every text as a
+    string cell (write_string), which no spreadsheet evaluates; CSV has no cell types."""
+    return "'" + value if value.startswith(FORMULA_LEADS) else value
+
+
 def csv_row(data: dict[str, Any], office: str = "") -> dict[str, Any]:
     row = dict(data)
     row["findings"] = ";".join(map(str, data["findings"]))
     row["attachments"] = ";".join(a["filename"] for a in data["attachments"])
     row["office"] = office
-    return {k: "" if v is None else v for k, v in row.items()}
+    return {
+        k: "" if v is None else formula_safe(v) if isinstance(v, str) else v for k, v in row.items()
+    }
 
 
 def _office_names() -> dict[int, str]:

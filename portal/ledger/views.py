@@ -1,6 +1,7 @@
-"""Staff dashboard (/staff/dashboard), the ledger download (/staff/ledger.xlsx), the office
-report (/staff/report.docx) and the public statistics block of the notice page (a template
-global used by templates/ledger/_public_stats.html).
+"""Staff dashboard (/staff/dashboard), the ledger download (POST /staff/ledger.xlsx: a form
+with CSRF, so no other site can make a staff browser export it), the office report
+(/staff/report.docx, refused when another site starts it) and the public statistics block of
+the notice page (a template global used by templates/ledger/_public_stats.html).
 
 Every staff page here covers the reader's offices only, or the one picked with ``?office=<id>``
 (portal.ledger.office_scope); a notice of an office the reader may not read is a 404.
@@ -25,8 +26,9 @@ from portal.intake.models import CHANNEL_LABELS
 from portal.ledger import charts, docx_report, export, report, stats
 from portal.ledger.office_scope import OfficeScope, office_scope, report_office
 from portal.notices.models import Notice
-from portal.site import download
+from portal.site import download, same_origin_only
 from portal.staff.auth import roles_required
+from portal.staff.recent_auth import recent_auth_required
 from portal.staff.scope import require_office
 from portal.triage import workflow
 from portal.triage.replies import published_replies
@@ -128,8 +130,9 @@ def _filter_details(
     }
 
 
-@bp.get("/ledger.xlsx")
+@bp.post("/ledger.xlsx")
 @roles_required(*STAFF_ROLES)
+@recent_auth_required
 def ledger_xlsx() -> Response:
     ledger, notice, scope = _ledger_filter()
     # A temporary file, not memory: the workbook of a million rows is tens of megabytes.
@@ -153,6 +156,7 @@ def ledger_xlsx() -> Response:
 
 @bp.get("/report.docx")
 @roles_required(*STAFF_ROLES)
+@same_origin_only
 def office_report() -> Response:
     """The office report (.docx) of one office the reader may read: the picked one, else the
     reader's only office."""

@@ -11,9 +11,8 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.notices.models import Notice
-from portal.notices.parse import NoticeParseError
+from portal.notices.parse import NoticeFormatError, NoticeParseError, extract_text
 from portal.notices.service import (
-    decode_source,
     get_by_slug,
     import_notice,
     publish_notice,
@@ -25,9 +24,10 @@ notices_cli = AppGroup("notices", help="Rectification notices.")
 
 
 def _read_source(path: str) -> tuple[str, str | None]:
+    """The notice's text from a .txt, .docx, PDF or saved web page (or standard input)."""
     if path == "-":
-        return sys.stdin.read(), None
-    return decode_source(Path(path).read_bytes()), Path(path).stem
+        return extract_text(sys.stdin.buffer.read()), None
+    return extract_text(Path(path).read_bytes(), Path(path).name), Path(path).stem
 
 
 @notices_cli.command("import")
@@ -37,6 +37,7 @@ def _read_source(path: str) -> tuple[str, str | None]:
 @click.option("--round", "round_slug", help="The inspection round it answers.")
 @click.option("--publish", is_flag=True, help="Publish at once (only when there is no warning).")
 @click.option("--if-empty", is_flag=True, help="Do nothing when any notice exists (for make run).")
+@click.option("--note", help="Change note of a revision (修订说明), shown on the public page.")
 def import_command(
     file: str,
     slug: str | None,
@@ -44,17 +45,30 @@ def import_command(
     round_slug: str | None,
     publish: bool,
     if_empty: bool,
+    note: str | None,
 ) -> None:
-    """Import FILE (UTF-8 or GB18030 text) and print the notice's slug on the last line."""
+    """Import FILE (.txt in UTF-8 or GB18030, .docx, PDF with a text layer, or the notice's saved
+    web page) and print the notice's slug on the last line. A revision keeps the line roles an
+    editor gave the earlier text in the preview."""
     if if_empty and db.session.scalar(select(func.count(Notice.id))):
         click.echo("a notice exists already; nothing imported", err=True)
         return
-    text, stem = _read_source(file)
+    try:
+        text, stem = _read_source(file)
+    except NoticeFormatError as exc:
+        click.echo(f"导入失败：{exc}", err=True)
+        sys.exit(1)
     try:
         office = office_or_error(office_slug)
         round_ = round_or_error(round_slug)
         result = import_notice(
-            text, slug=slug, publish=publish, source_name=stem, office=office, round_=round_
+            text,
+            slug=slug,
+            publish=publish,
+            source_name=stem,
+            office=office,
+            round_=round_,
+            note=note,
         )
     except OfficeError as exc:
         db.session.rollback()
@@ -67,7 +81,7 @@ def import_command(
     db.session.commit()
     notice = result.notice
     for warning in result.warnings:
-        click.echo(f"警告：第{warning.line}行：{warning.message}", err=True)
+        click.echo(f"警告：{warning.message}", err=True)
     if publish and result.warnings:
         click.echo("有警告，已保存为草稿，未发布。", err=True)
     click.echo(

@@ -87,7 +87,11 @@ class NoticeRevision(Model):
     source_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200), default="cli")
+    # The editor's change note (修订说明), shown publicly with "修订于" on a revised notice.
     note: Mapped[str | None] = mapped_column(String(300))
+    # Line roles the editor gave in the preview ({"<line number>": role}); a later revision of the
+    # same text starts from them, so a correction is made once.
+    line_roles: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     notice: Mapped[Notice] = relationship(back_populates="revisions")
 
@@ -118,6 +122,10 @@ class Finding(Model):
     )
     number: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
+    # The source's own numbering as written ("3", "（1）", "问题2"); number stays unique.
+    label: Mapped[str] = mapped_column(String(40), default="")
+    # The problem as the notice describes it before 整改情况：
+    description: Mapped[str] = mapped_column(Text, default="")
     # The status as published in the notice's text (e.g. 已完成整改), or as set by an editor.
     status: Mapped[str | None] = mapped_column(String(40))
     # False when a later revision of the notice no longer lists this finding; kept for links.
@@ -142,6 +150,8 @@ class Measure(Model):
     )
     number: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    # The measure's own marker (已完成, 持续推进…) when the notice gives each one.
+    status: Mapped[str | None] = mapped_column(String(40))
 
     finding: Mapped[Finding] = relationship(back_populates="measures")
 

@@ -34,9 +34,10 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.http import parse_date, parse_etags
 
-from portal.caching import NoticeCache, notice_cache
+from portal.caching import NoticeCache, notice_cache, render_shared
 from portal.extensions import db, limiter
 from portal.notices.feedback_counts import has_counter, office_feedback_counts
+from portal.notices.history import finding_status, public_revisions
 from portal.notices.listing import (
     group_notices,
     office_public_notices,
@@ -151,13 +152,15 @@ def _withdrawn(slug: str) -> Response:
 
 
 def _render_page(notice: Notice) -> tuple[bytes, str]:
-    html = render_template(
+    html = render_shared(  # cached for every visitor: nothing of this one's session
         "notices/show.html",
         notice=notice,
         findings_by_category={c.id: [f for f in c.findings if f.active] for c in notice.categories},
         findings_outside_sections=bool(notice.categories)
         and not any(s.get("kind") == "findings" for s in notice.sections),
         feedback_url=feedback_url,
+        revisions=public_revisions(notice),
+        finding_status=finding_status,
     )
     return html.encode("utf-8"), "text/html"
 
@@ -212,11 +215,20 @@ def show_json(slug: str) -> Response:
     return _cached("json", slug, _render_json)
 
 
+def _public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link from PUBLIC_BASE_URL, never from the request's Host header: a feed
+    fetched (and cached by readers) under a forged Host must not point anyone elsewhere."""
+    path = url_for(endpoint, **values)[len(request.script_root) :]
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
 @bp.get("/notices.atom")
 def feed() -> Response:
     notices = published_notices()
     updated = max((as_utc(n.updated_at) for n in notices), default=datetime.now(UTC))
-    body = render_template("notices/feed.atom", notices=notices, updated=updated, aware=as_utc)
+    body = render_template(
+        "notices/feed.atom", notices=notices, updated=updated, aware=as_utc, public_url=_public_url
+    )
     return Response(body, mimetype="application/atom+xml")
 
 

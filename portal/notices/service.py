@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from portal.notices.models import (
     Notice,
     NoticeRevision,
 )
-from portal.notices.parse import ParsedNotice, ParseWarning, parse_notice
+from portal.notices.parse import ParsedNotice, ParseWarning, carry_over, parse_notice
 from portal.offices.models import Office, Round
 from portal.offices.service import OfficeError, default_office
 from portal.workdays import SHANGHAI, local_to_utc
@@ -33,15 +34,6 @@ class ImportResult:
     created: bool
     revision: NoticeRevision
     warnings: list[ParseWarning] = field(default_factory=list)
-
-
-def decode_source(raw: bytes, errors: str = "strict") -> str:
-    """A notice file's text: UTF-8 (with or without BOM), else GB18030 (a superset of GBK and
-    GB2312); ``errors="replace"`` keeps an upload with a stray byte readable."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", errors=errors)
 
 
 def slugify(name: str) -> str:
@@ -101,6 +93,8 @@ def _apply_structure(notice: Notice, parsed: ParsedNotice) -> None:
                 notice.findings.append(finding)
                 findings[finding.number] = finding
             finding.title = parsed_finding.title
+            finding.label = parsed_finding.label
+            finding.description = parsed_finding.description
             finding.category = category
             finding.status = parsed_finding.status or finding.status
             finding.active = True
@@ -119,18 +113,42 @@ def _apply_measures(finding: Finding, parsed_measures: list[Any]) -> None:
     list wholesale would collide on (finding_id, number)."""
     existing = {m.number: m for m in finding.measures}
     wanted = {m.number for m in parsed_measures}
-    for measure in [m for m in finding.measures if m.number not in wanted]:
-        finding.measures.remove(measure)
+    for stale in [m for m in finding.measures if m.number not in wanted]:
+        finding.measures.remove(stale)
     for parsed in parsed_measures:
-        if parsed.number in existing:
-            existing[parsed.number].text = parsed.text
-        else:
-            finding.measures.append(Measure(number=parsed.number, text=parsed.text))
+        measure = existing.get(parsed.number)
+        if measure is None:
+            measure = Measure(number=parsed.number)
+            finding.measures.append(measure)
+        measure.text = parsed.text
+        measure.status = parsed.status
+
+
+def _stored_roles(roles: Mapping[int, str]) -> dict[str, str] | None:
+    return {str(line): role for line, role in sorted(roles.items())} or None
+
+
+def effective_roles(
+    notice: Notice | None, text: str, given: Mapping[int, str] | None = None
+) -> dict[int, str]:
+    """The line roles to read `text` with: the editor's when given, else those given to the
+    notice's last revision, moved to the same lines of the new text (a correction is made once)."""
+    if given is not None:
+        return dict(given)
+    if notice is None or not notice.revisions:
+        return {}
+    last = notice.revisions[-1]
+    if not last.line_roles:
+        return {}
+    old = {int(line): role for line, role in last.line_roles.items()}
+    return carry_over(last.source_text, old, text)
 
 
 def import_notice(
     text: str,
     *,
+    roles: Mapping[int, str] | None = None,
+    note: str | None = None,
     slug: str | None = None,
     publish: bool = False,
     actor: str = "cli",
@@ -142,10 +160,19 @@ def import_notice(
 
     A notice with parse warnings stays a draft even when publishing was asked for, so an editor
     looks at it first. Raises NoticeParseError (naming the line) before touching the database.
+    `roles` are line roles from the preview (see effective_roles when None); `note` is the
+    change note of a revision.
     """
-    parsed = parse_notice(text)
-    slug = slug or default_slug(parsed, source_name)
-    notice = get_by_slug(slug)
+    notice = get_by_slug(slug) if slug else None
+    line_roles = effective_roles(notice, text, roles)
+    parsed = parse_notice(text, roles=line_roles)
+    if slug is None:
+        slug = default_slug(parsed, source_name)
+        notice = get_by_slug(slug)
+        if notice is not None and roles is None and notice.revisions:
+            # The slug came from the text itself: read it again with that notice's corrections.
+            line_roles = effective_roles(notice, text, None)
+            parsed = parse_notice(text, roles=line_roles)
     created = notice is None
     if notice is None:
         notice = Notice(
@@ -173,7 +200,13 @@ def import_notice(
     notice.warnings = [{"line": w.line, "message": w.message} for w in parsed.warnings]
     notice.version = (notice.version or 0) + 1
     _apply_structure(notice, parsed)
-    revision = NoticeRevision(number=len(notice.revisions) + 1, source_text=text, created_by=actor)
+    revision = NoticeRevision(
+        number=len(notice.revisions) + 1,
+        source_text=text,
+        created_by=actor,
+        note=(note or "").strip()[:300] or None,
+        line_roles=_stored_roles(line_roles),
+    )
     notice.revisions.append(revision)
     db.session.flush()
     audit.record(

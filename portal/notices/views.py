@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import segno
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -20,10 +28,20 @@ from werkzeug.wrappers import Response
 from portal import site, workdays
 from portal.extensions import db
 from portal.notices.diff import text_diff
-from portal.notices.forms import PublishForm, SourceForm, StatusForm, WindowForm, WithdrawForm
+from portal.notices.forms import (
+    ROLE_LABELS,
+    PublishForm,
+    SourceForm,
+    StatusForm,
+    WindowForm,
+    WithdrawForm,
+    encode_given,
+)
 from portal.notices.models import FINDING_STATUSES, Notice
 from portal.notices.parse import NoticeParseError, ParsedNotice, parse_notice
+from portal.notices.preview import build_preview, notice_counts, shown_roles
 from portal.notices.service import (
+    effective_roles,
     finding_status_counts,
     get_by_slug,
     import_notice,
@@ -92,25 +110,6 @@ def _feedback_form_url(notice: Notice) -> str:
     return f"{base}/notices/{notice.slug}/feedback"
 
 
-def _preview(form: SourceForm, text: str, notice: Notice | None) -> Page:
-    try:
-        parsed: ParsedNotice | None = parse_notice(text)
-        error = None
-    except NoticeParseError as exc:
-        parsed, error = None, exc
-    diff = text_diff(notice.revisions[-1].source_text, text) if notice and notice.revisions else []
-    form.step.data = "save"
-    form.text.data = text
-    return render_template(
-        "notices/admin_edit.html",
-        form=form,
-        notice=notice,
-        parsed=parsed,
-        parse_error=error,
-        diff=diff,
-    ), (422 if error else 200)
-
-
 @bp.get("/")
 @roles_required("editor")
 def index() -> Page:
@@ -149,32 +148,104 @@ def _edit(notice: Notice | None) -> Page:
     if notice is not None:
         form.slug.data = notice.slug
     if not form.validate_on_submit():
+        if form.is_submitted() and form.from_preview():  # e.g. a change note too long
+            text = form.text.data or ""
+            given = form.given_for(text, effective_roles(notice, text, None))
+            return _preview(form, text, notice, given, status=400)
         status = 400 if form.is_submitted() else 200
         if notice is not None and not form.is_submitted() and notice.revisions:
             form.text.data = notice.revisions[-1].source_text
-        return render_template(
-            "notices/admin_edit.html", form=form, notice=notice, parsed=None, diff=[]
-        ), status
+        return _entry(form, notice, status)
     text = form.source
+    # First preview: the roles given to the last revision, moved to this text's lines.
+    given = form.given_for(text, effective_roles(notice, text, None))
+    if form.step.data == "edit":  # back to the text, the role choices kept for it
+        form.text.data = text
+        return _entry(form, notice, 200, given=given)
     if form.step.data != "save":
-        return _preview(form, text, notice)
+        return _preview(form, text, notice, given)
+    if _note_missing(form, notice):
+        return _preview(form, text, notice, given, status=400)
     slug = form.slug.data or None
     if notice is None and slug and get_by_slug(slug) is not None:
         form.slug.errors = [_("该网址名称已被使用；要修订已有公示，请在其页面上点“修订”。")]
-        return _preview(form, text, None)
-    return _save(form, text, slug, notice)
+        return _preview(form, text, None, given)
+    return _save(form, text, slug, notice, given)
 
 
-def _save(form: SourceForm, text: str, slug: str | None, notice: Notice | None) -> Page:
+def _entry(
+    form: SourceForm, notice: Notice | None, status: int, given: dict[int, str] | None = None
+) -> tuple[str, int]:
+    """The text (and file) form; `given` roles travel along with the text they were given for."""
+    return render_template(
+        "notices/admin_edit.html",
+        form=form,
+        notice=notice,
+        parsed=None,
+        diff=[],
+        given_roles=encode_given(given) if given else "",
+        roles_text=form.text.data if given else "",
+    ), status
+
+
+def _note_missing(form: SourceForm, notice: Notice | None) -> bool:
+    """A revision of a published notice says what changed (shown with "修订于" publicly)."""
+    if notice is None or notice.state != "published" or (form.note.data or "").strip():
+        return False
+    form.note.errors = [_("请填写修订说明：公开页面会显示本次修订改了什么、为什么改。")]
+    return True
+
+
+def _preview(
+    form: SourceForm,
+    text: str,
+    notice: Notice | None,
+    given: dict[int, str],
+    status: int | None = None,
+) -> Page:
+    try:
+        parsed: ParsedNotice | None = parse_notice(text, roles=given)
+        error = None
+    except NoticeParseError as exc:
+        parsed, error = None, exc
+    rows = parsed.line_roles if parsed is not None else shown_roles(text, given)
+    diff = text_diff(notice.revisions[-1].source_text, text) if notice and notice.revisions else []
+    form.step.data = "save"
+    form.text.data = text
+    return render_template(
+        "notices/admin_edit.html",
+        form=form,
+        notice=notice,
+        parsed=parsed,
+        parse_error=error,
+        diff=diff,
+        preview=build_preview(parsed, rows, given, error),
+        role_labels=ROLE_LABELS,
+        given_roles=encode_given(given),
+        roles_text=text,
+        note_required=notice is not None and notice.state == "published",
+    ), (status or (422 if error else 200))
+
+
+def _save(
+    form: SourceForm, text: str, slug: str | None, notice: Notice | None, given: dict[int, str]
+) -> Page:
     office = None if notice is not None else db.session.get(Office, form.office.data)
     round_ = round_by_slug(form.round.data) if form.round.data else None
     try:
-        result = import_notice(text, slug=slug, actor=current_user.actor, office=office)
+        result = import_notice(
+            text,
+            roles=given,
+            note=(form.note.data or "").strip() or None,
+            slug=slug,
+            actor=current_user.actor,
+            office=office,
+        )
     except (NoticeParseError, OfficeError) as exc:
         db.session.rollback()
         if isinstance(exc, OfficeError):
             form.slug.errors = [str(exc)]
-        return _preview(form, text, notice)
+        return _preview(form, text, notice, given)
     saved = result.notice
     set_notice_round(saved, round_, actor=current_user.actor)
     db.session.commit()
@@ -229,6 +300,14 @@ def publish(slug: str) -> Page:
     if notice.warnings and not form.warnings_checked.data:
         form.warnings_checked.errors = [_("有解析警告：请先核对并勾选确认。")]
         return _show(notice, 400, publish_form=form)
+    if form.confirmed.data != "yes":  # first post: show what is about to go public
+        findings = [f for f in notice.findings if f.active]
+        return render_template(
+            "notices/admin_publish.html",
+            notice=notice,
+            form=form,
+            counts=notice_counts(notice.categories, findings),
+        )
     publish_notice(notice, actor=current_user.actor)
     db.session.commit()
     flash(_("已发布。"), "info")

@@ -8,6 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Registers models, blueprints and CLI of this feature."""
     from portal.staff import (  # noqa: F401  (tables; pages added to bp; row security)
+        enrol_views,
         models,
         office_views,
         rls,

@@ -1,4 +1,4 @@
-"""Authentication and access control: login steps, lockout, sessions, role decorators.
+"""Authentication and access control: login steps, sessions, the session cookie, roles.
 
 Flask's cookie session has no server-side id, so "rotating the session id" means: clear the
 session at login and store the user's session token (part of the Flask-Login id). The token is
@@ -11,31 +11,34 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from portal import audit
 from portal.extensions import db, login_manager
+from portal.personal_data import blind_index
+from portal.staff import throttle
 from portal.staff.models import User, new_session_token, utcnow
 from portal.staff.passwords import hash_password, needs_rehash, verify_password
-from portal.workdays import as_utc
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCKOUT = timedelta(minutes=15)
-PENDING_LIFETIME = 300  # seconds between the password step and the TOTP step
+PENDING_LIFETIME = 300  # seconds between the password step and the second factor
 # Endpoints under /staff/ that anonymous visitors may reach.
-PUBLIC_STAFF_ENDPOINTS = {"staff.login", "staff.verify", "staff.enrol_at_login", "static"}
+PUBLIC_STAFF_ENDPOINTS = {
+    "staff.login",
+    "staff.verify",
+    "staff.enrol_link",
+    "static",
+}
 
 
 def roles_required(
@@ -63,36 +66,29 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def totp_required(user: User) -> bool:
-    required = current_app.config.get("TOTP_REQUIRED_ROLES", ("admin", "editor"))
+def second_factor_required(user: User) -> bool:
+    """Every role listed in TOTP_REQUIRED_ROLES (by default all: each can see personal data)."""
+    required = current_app.config.get("TOTP_REQUIRED_ROLES", ())
     return user.has_role(*required) if user.role != "admin" else "admin" in required
 
 
 def register_failure(user: User | None, email: str, reason: str) -> None:
-    """Count a failed attempt; the fifth within FAILURE_WINDOW locks the account. Commits."""
-    now = utcnow()
+    """Record a failed attempt and slow down its network (staff.throttle). Commits.
+
+    The typed address is not stored (a password typed into it by mistake would be): only the
+    matched account and a keyed hash, enough to see one address being tried many times."""
     audit.record(
         "login.failure",
         object_type="user",
         object_id=user.id if user else None,
-        details={"email": email.replace("\x00", "")[:254], "reason": reason},
+        details={
+            "email_hash": blind_index(email.replace("\x00", "")[:254], "login-failure")[:16],
+            "reason": reason,
+        },
         actor="public",
     )
-    if user is not None and not user.is_locked(now):
-        first = user.first_failed_at
-        if first is None or now - as_utc(first) > FAILURE_WINDOW:
-            user.first_failed_at, user.failed_logins = now, 0
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins, user.first_failed_at = 0, None
-            audit.record(
-                "login.lockout",
-                object_type="user",
-                object_id=user.id,
-                details={"email": user.email, "until": user.locked_until.isoformat()},
-                actor="public",
-            )
+    if user is not None and reason != "throttled":  # a refused attempt tested no password
+        throttle.record_failure(user, throttle.request_network())
     db.session.commit()
 
 
@@ -107,8 +103,8 @@ def check_password(email: str, password: str) -> User | None:
     if user is None:
         register_failure(None, email, "unknown email")
         return None
-    if user.is_locked(utcnow()):
-        register_failure(user, email, "locked")
+    if throttle.blocked(user, throttle.request_network()):
+        register_failure(user, email, "throttled")
         return None
     if not ok:
         register_failure(user, email, "wrong password")
@@ -122,7 +118,8 @@ def check_password(email: str, password: str) -> User | None:
 
 
 def start_second_step(user: User) -> None:
-    """Remember (in a fresh session) that the password step passed; TOTP comes next."""
+    """Remember (in a fresh session) that the password step passed; the second factor is
+    next."""
     session.clear()
     session["pending_user"] = user.id
     session["pending_token"] = user.session_token
@@ -136,7 +133,7 @@ def pending_user() -> User | None:
     user = db.session.get(User, user_id)
     if user is None or not user.active or user.session_token != session.get("pending_token"):
         return None
-    if user.is_locked(utcnow()):
+    if throttle.blocked(user, throttle.request_network()):
         return None
     return user
 
@@ -149,8 +146,9 @@ def complete_login(user: User, *, method: str) -> None:
     login_user(user)
     session.permanent = True
     session["sid"] = secrets.token_urlsafe(16)  # a new value: the old cookie is worthless
-    session["seen"] = time.time()
-    user.failed_logins, user.first_failed_at, user.locked_until = 0, None, None
+    now = time.time()
+    session["seen"] = session["login_at"] = session["auth_at"] = now
+    throttle.record_success(user, throttle.request_network())
     user.last_login_at = utcnow()
     audit.record(
         "login.success",
@@ -177,7 +175,8 @@ def logout(user: User) -> None:
 
 def safe_next(target: str | None) -> str:
     """Only same-site paths under /staff/ are followed after login (no open redirect)."""
-    if target:
+    if target and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        # Control characters (CR, LF) would break the Location header: refused, not followed.
         parts = urlsplit(target)
         if (
             not parts.scheme
@@ -200,11 +199,18 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
+def session_expired(now: float) -> bool:
+    """Idle for PERMANENT_SESSION_LIFETIME, or older than STAFF_SESSION_MAX_AGE however busy."""
+    config = current_app.config
+    idle = now - session.get("seen", 0) > config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    absolute = now - session.get("login_at", 0) > config["STAFF_SESSION_MAX_AGE"].total_seconds()
+    return idle or absolute
+
+
 def _idle_timeout() -> WerkzeugResponse | None:
-    """End a staff session idle for PERMANENT_SESSION_LIFETIME; send /staff/ visitors to login."""
+    """End a staff session idle too long or too old; send /staff/ visitors to login."""
     if "_user_id" in session:
-        limit = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
-        if time.time() - session.get("seen", 0) > limit:
+        if session_expired(time.time()):
             logout_user()
             session.clear()
         else:
@@ -229,7 +235,38 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """The one session cookie, hardened (issue #19, item 18).
+
+    Over HTTPS it is named ``__Host-session``: the browser then accepts it only when Secure,
+    for Path=/ and with no Domain, so no sibling subdomain can plant or shadow it. While it
+    carries a staff login (or a login half done) it is SameSite=Strict: no request started by
+    another site ever carries a staff session. A citizen's cookie (CSRF token, receipt id)
+    keeps the configured SameSite=Lax, so arriving at the form from a link works as before.
+    One cookie cannot be both at once; Strict follows the login, not the path, because staff
+    also open public pages (notices) in the same browser."""
+
+    def get_cookie_name(self, app: Flask) -> str:
+        config = app.config
+        if config["SESSION_COOKIE_SECURE"] and not config.get("SESSION_COOKIE_DOMAIN"):
+            return "__Host-" + config["SESSION_COOKIE_NAME"]
+        return str(config["SESSION_COOKIE_NAME"])
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return "/" if app.config["SESSION_COOKIE_SECURE"] else super().get_cookie_path(app)
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        if g.get("staff_cookie"):
+            return "Strict"
+        return super().get_cookie_samesite(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        g.staff_cookie = "_user_id" in session or "pending_user" in session
+        super().save_session(app, session, response)
+
+
 def init_auth(app: Flask) -> None:
+    app.session_interface = PortalSessionInterface()
     login_manager.session_protection = None  # the session token does this job, see above
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_idle_timeout)

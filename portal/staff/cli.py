@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from portal.extensions import db
 from portal.offices.service import office_or_error
+from portal.staff import enrolment
 from portal.staff.auth import find_user
 from portal.staff.models import ROLES, STAFF, User
 from portal.staff.service import all_users, create_user, disable_user, reset_2fa
@@ -37,7 +38,7 @@ def _read_password(from_stdin: bool) -> str:
 def create_command(
     email: str, role: str, office_slugs: tuple[str, ...], display_name: str, password_stdin: bool
 ) -> None:
-    """Create a staff account; 2FA enrolment happens at its first login."""
+    """Create a staff account; it binds its second factor through `flask users enrol-link`."""
     password = _read_password(password_stdin)
     try:
         offices = [office_or_error(slug) for slug in office_slugs]
@@ -69,7 +70,7 @@ def list_command() -> None:
     """One account a line: email, role, state, 2FA, last login."""
     for user in all_users():
         state = "active" if user.active else "disabled"
-        two_fa = "2fa" if user.has_totp else "no-2fa"
+        two_fa = "2fa" if user.has_second_factor else "no-2fa"
         last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "-"
         click.echo(f"{user.email}\t{_roles_text(user)}\t{state}\t{two_fa}\t{last}")
 
@@ -95,8 +96,23 @@ def disable_command(email: str) -> None:
 @users_cli.command("reset-2fa")
 @click.argument("email")
 def reset_2fa_command(email: str) -> None:
-    """Forget an account's TOTP secret and recovery codes; it enrols again at next login."""
+    """Forget an account's second factors and recovery codes; it enrols again through a new
+    enrolment link (`flask users enrol-link`)."""
     user = _user_or_exit(email)
     reset_2fa(user, actor="cli")
     db.session.commit()
     click.echo(f"2fa reset for {user.email}")
+
+
+@users_cli.command("enrol-link")
+@click.argument("email")
+def enrol_link_command(email: str) -> None:
+    """Print a one-time link (expires after ENROLMENT_LINK_HOURS) for the account to bind its
+    second factor; earlier unused links stop working."""
+    user = _user_or_exit(email)
+    if not user.active:
+        click.echo(f"error: account {user.email} is disabled", err=True)
+        sys.exit(1)
+    token = enrolment.new_link(user, actor="cli")
+    db.session.commit()
+    click.echo(enrolment.link_url(token))

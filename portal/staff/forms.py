@@ -7,13 +7,14 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.staff.models import GLOBAL_ROLES, OFFICE_ROLES, ROLE_LABELS, ROLES
@@ -26,6 +27,26 @@ class LoginForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
+    """The second factor: a TOTP or recovery code, or a security key's answer (filled in by
+    static/js/staff.js)."""
+
+    code = StringField(
+        _l("验证码"),
+        validators=[Optional(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    webauthn = HiddenField(validators=[Optional(), Length(max=20000)])
+
+    def validate_code(self, field: StringField) -> None:
+        if not (field.data or "").strip() and not self.webauthn.data:
+            raise ValidationError(_l("请输入验证码，或使用安全密钥。"))
+
+
+class ReauthForm(CodeForm):
+    password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=1024)])
+
+
+class EnrolForm(FlaskForm):
     code = StringField(
         _l("验证码"),
         validators=[DataRequired(), Length(max=32)],
@@ -33,8 +54,15 @@ class CodeForm(FlaskForm):
     )
 
 
-class EnrolForm(CodeForm):
-    pass
+class SecurityKeyForm(FlaskForm):
+    """Registers a security key: the browser's answer is put in ``webauthn`` by staff.js."""
+
+    name = StringField(_l("密钥名称"), validators=[Optional(), Length(max=120)])
+    webauthn = HiddenField(validators=[DataRequired(), Length(max=20000)])
+
+
+class EnrolPasswordForm(FlaskForm):
+    password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=1024)])
 
 
 def _check_policy(password: str, *, email: str | None = None) -> None:

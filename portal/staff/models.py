@@ -7,7 +7,16 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
@@ -49,7 +58,8 @@ class User(UserMixin, Model):
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Time-step counter of the last accepted code: a code is never accepted twice.
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
-    recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # argon2 hashes
+    # Failures from every network together: past a threshold, logins from networks the account
+    # never logged in from are refused until locked_until; its usual networks still get in.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     first_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -63,6 +73,12 @@ class User(UserMixin, Model):
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="RecoveryCode.id"
+    )
+    webauthn_credentials: Mapped[list[WebAuthnCredential]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="WebAuthnCredential.id"
+    )
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
@@ -74,6 +90,14 @@ class User(UserMixin, Model):
     @property
     def has_totp(self) -> bool:
         return bool(self.totp_secret and self.totp_confirmed_at)
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.has_totp or bool(self.webauthn_credentials)
+
+    @property
+    def recovery_codes_left(self) -> int:
+        return sum(1 for code in self.recovery_codes if code.used_at is None)
 
     @property
     def role_label(self) -> str:
@@ -129,3 +153,74 @@ class Membership(Model):
     @property
     def label(self) -> str:
         return f"{self.office.display_name}·{ROLE_LABELS.get(self.role, self.role)}"
+
+
+class RecoveryCode(Model):
+    """One single-use recovery code (argon2 hash); used_at is set by a compare-and-set UPDATE."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginNetwork(Model):
+    """Login attempts of one account from one network (IPv4 /24, IPv6 /64): failures there
+    slow down only that network; a successful login makes it one of the account's usual
+    networks."""
+
+    __tablename__ = "login_networks"
+    __table_args__ = (UniqueConstraint("user_id", "network"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    network: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EnrolmentLink(Model):
+    """A one-time link an admin hands to a user to bind a second factor: only its SHA-256 is
+    kept; it expires and is consumed by a compare-and-set UPDATE."""
+
+    __tablename__ = "enrolment_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebAuthnCredential(Model):
+    """A security key or platform authenticator registered as a second factor."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SessionValue(Model):
+    """A secret that must not travel in the (readable, signed-only) cookie: the cookie holds
+    only the random id; the value is encrypted with the personal-data key and expires."""
+
+    __tablename__ = "session_values"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -57,6 +57,7 @@ SUBMISSION_TABLES: tuple[tuple[str, bool], ...] = (
     ("assignments", False),
     ("referrals", False),
     ("duplicate_links", False),
+    ("finding_dismissals", False),
     ("replies", False),
     ("outbox", True),
 )

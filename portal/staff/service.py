@@ -10,7 +10,7 @@ from portal import audit
 from portal.extensions import db
 from portal.offices.models import Office
 from portal.offices.service import default_office
-from portal.staff import totp
+from portal.staff import factors, throttle
 from portal.staff.auth import end_all_sessions, find_user
 from portal.staff.models import GLOBAL_ROLES, ROLES, STAFF, Membership, User, utcnow
 from portal.staff.passwords import hash_password, password_problems, verify_password
@@ -103,11 +103,9 @@ def disable_user(user: User, *, actor: str | None = None) -> None:
 
 
 def reset_2fa(user: User, *, actor: str | None = None) -> None:
-    """Forget the TOTP secret and recovery codes; the next login enrols again."""
-    user.totp_secret = None
-    user.totp_confirmed_at = None
-    user.totp_last_counter = None
-    user.recovery_codes = []
+    """Forget every second factor and recovery code; the account can log in again only after
+    enrolling through a new enrolment link from an admin."""
+    factors.forget_second_factor(user)
     end_all_sessions(user)
     audit.record(
         "user.reset_2fa",
@@ -118,31 +116,47 @@ def reset_2fa(user: User, *, actor: str | None = None) -> None:
     )
 
 
-def change_password(user: User, current: str, new: str) -> bool:
-    """Set a new password when ``current`` is right, ending every session (caller commits)."""
+def change_password(user: User, current: str, new: str, *, network: str) -> bool:
+    """Set a new password when ``current`` is right, ending every session (caller commits).
+
+    A wrong ``current`` is an audit event and a login failure of ``network`` (same throttle):
+    the form is no password oracle for someone who found a session open."""
     if not verify_password(user.password_hash, current):
+        audit.record(
+            "user.password_change_failure",
+            object_type="user",
+            object_id=user.id,
+            details={"network": network},
+        )
+        throttle.record_failure(user, network)
         return False
     user.password_hash = hash_password(new)
     end_all_sessions(user)
-    audit.record("user.password_change", object_type="user", object_id=user.id)
+    audit.record(
+        "user.password_change", object_type="user", object_id=user.id, details={"network": network}
+    )
     return True
 
 
 def enrol_totp(user: User, secret: str, counter: int) -> list[str]:
     """Make ``secret`` (its code for time step ``counter`` accepted) the user's second factor;
     returns the new recovery codes, shown once (caller commits)."""
-    codes = totp.new_recovery_codes()
     user.totp_secret, user.totp_confirmed_at = secret, utcnow()
     user.totp_last_counter = counter
-    user.recovery_codes = totp.hash_recovery_codes(codes)
-    audit.record("user.2fa_enrol", object_type="user", object_id=user.id, actor=user.actor)
+    codes = factors.replace_recovery_codes(user)
+    audit.record(
+        "user.2fa_enrol",
+        object_type="user",
+        object_id=user.id,
+        actor=user.actor,
+        details={"method": "totp"},
+    )
     return codes
 
 
 def renew_recovery_codes(user: User) -> list[str]:
     """Replace the recovery codes; returns the new ones, shown once (caller commits)."""
-    codes = totp.new_recovery_codes()
-    user.recovery_codes = totp.hash_recovery_codes(codes)
+    codes = factors.replace_recovery_codes(user)
     audit.record("user.recovery_codes", object_type="user", object_id=user.id)
     return codes
 

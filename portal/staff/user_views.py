@@ -3,7 +3,7 @@ office role, disable, reset the second factor. Each change is an audit event (st
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from portal.extensions import db
 from portal.offices.models import Office
 from portal.offices.service import all_offices, default_office
+from portal.staff import enrolment
 from portal.staff.auth import roles_required
 from portal.staff.forms import ConfirmForm, MembershipForm, UserCreateForm
 from portal.staff.models import OFFICE_ROLES, STAFF, User
@@ -146,5 +147,29 @@ def users_reset_2fa(user_id: int) -> Response:
     user = _user_or_404(user_id)
     reset_2fa(user)
     db.session.commit()
-    flash(_("已重置 %(email)s 的两步验证，其下次登录时需重新绑定。", email=user.email), "info")
+    flash(
+        _(
+            "已重置 %(email)s 的两步验证。请为其生成一次性绑定链接，绑定后方可登录。",
+            email=user.email,
+        ),
+        "info",
+    )
     return redirect(url_for("staff.users"))
+
+
+@bp.post("/users/<int:user_id>/enrol-link")
+@roles_required("admin")
+def users_enrol_link(user_id: int) -> Page:
+    """A one-time link for the user to bind a second factor; shown once, on this page only
+    (a flash message would travel in the cookie)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = _user_or_404(user_id)
+    token = enrolment.new_link(user, actor=current_user.actor)
+    db.session.commit()
+    return render_template(
+        "staff/enrol_link.html",
+        user=user,
+        url=enrolment.link_url(token),
+        hours=current_app.config["ENROLMENT_LINK_HOURS"],
+    )

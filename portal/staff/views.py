@@ -1,4 +1,4 @@
-"""Staff pages: login (password, TOTP, enrolment), logout, own account, user administration."""
+"""Staff pages: login (password, second factor), logout, own account, password change."""
 
 from __future__ import annotations
 
@@ -22,20 +22,17 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from portal.extensions import db, limiter
-from portal.staff import auth, service, totp
-from portal.staff.forms import (
-    CodeForm,
-    ConfirmForm,
-    EnrolForm,
-    LoginForm,
-    PasswordChangeForm,
-)
-from portal.staff.models import ROLE_LABELS, User, utcnow
-from portal.staff.service import enrol_totp, renew_recovery_codes
+from portal.staff import auth, factors, security_keys, service, throttle
+from portal.staff.forms import CodeForm, ConfirmForm, LoginForm, PasswordChangeForm
+from portal.staff.models import ROLE_LABELS, User
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 LOGIN_FAILED = _l("登录失败：邮箱、密码或验证码不正确，或账户已被暂时锁定。请稍后再试。")
+NEEDS_ENROLMENT = _l(
+    "您的账户尚未绑定两步验证。请联系管理员获取一次性绑定链接，通过该链接完成绑定后再登录。"
+)
+TOO_MANY = _l("尝试次数过多，请稍后再试。")
 Page = str | Response | tuple[str, int]
 
 
@@ -65,12 +62,15 @@ def login() -> Page:
         if user is None:
             return render_template("staff/login.html", form=form, error=LOGIN_FAILED), 401
         next_url = auth.safe_next(request.args.get("next"))
-        if user.has_totp or auth.totp_required(user):
+        if user.has_second_factor:
             auth.start_second_step(user)
             session["next"] = next_url
             db.session.commit()
-            target = "staff.verify" if user.has_totp else "staff.enrol_at_login"
-            return redirect(url_for(target))
+            return redirect(url_for("staff.verify"))
+        if auth.second_factor_required(user):
+            # The password alone never binds a second factor: that takes an admin's link.
+            db.session.commit()
+            return render_template("staff/login.html", form=form, error=NEEDS_ENROLMENT), 403
         auth.complete_login(user, method="password")
         return redirect(next_url)
     return render_template("staff/login.html", form=form, error=None), _status(form)
@@ -80,84 +80,37 @@ def login() -> Page:
 @limiter.limit(_login_limit, methods=["POST"])
 def verify() -> Page:
     user = auth.pending_user()
-    if user is None or not user.has_totp:
+    if user is None or not user.has_second_factor:
         flash(_("请重新登录。"), "error")
         return redirect(url_for("staff.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        method = _check_second_factor(user, form.code.data or "")
+        method = check_second_factor(user, form)
         if method is None:
             auth.register_failure(user, user.email, "wrong second factor")
-            if user.is_locked(utcnow()):
+            if auth.pending_user() is None:  # this network now has to wait
                 session.clear()
                 flash(LOGIN_FAILED, "error")
                 return redirect(url_for("staff.login"))
-            return render_template("staff/verify.html", form=form, error=LOGIN_FAILED), 401
+            return _verify_page(user, form, LOGIN_FAILED, 401)
         next_url = session.get("next") or url_for("staff.home")
         auth.complete_login(user, method=method)
         return redirect(auth.safe_next(next_url))
-    return render_template("staff/verify.html", form=form, error=None), _status(form)
+    return _verify_page(user, form, None, _status(form))
 
 
-def _check_second_factor(user: User, code: str) -> str | None:
-    """'totp' or 'recovery' when the code is accepted (and consumed), else None."""
-    counter = totp.accepted_counter(user.totp_secret or "", code, user.totp_last_counter)
-    if counter is not None:
-        user.totp_last_counter = counter
-        return "totp"
-    remaining = totp.use_recovery_code(list(user.recovery_codes or []), code)
-    if remaining is not None:
-        user.recovery_codes = remaining
-        return "recovery"
-    return None
-
-
-@bp.route("/login/enrol", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-def enrol_at_login() -> Page:
-    """First login of an account that must use 2FA: enrol before entering."""
-    user = auth.pending_user()
-    if user is None:
-        return redirect(url_for("staff.login"))
-    if user.has_totp:
-        return redirect(url_for("staff.verify"))
-    return _enrol(user, at_login=True)
-
-
-@bp.route("/account/2fa", methods=["GET", "POST"])
-@login_required
-def totp_setup() -> Page:
-    return _enrol(current_user, at_login=False)
-
-
-def _enrol(user: User, *, at_login: bool) -> Page:
-    secret = session.get("enrol_secret")
-    if not secret:
-        secret = session["enrol_secret"] = totp.new_secret()
-    form = EnrolForm()
-    error = None
-    if form.validate_on_submit():
-        counter = totp.accepted_counter(secret, form.code.data or "", None)
-        if counter is not None:
-            codes = enrol_totp(user, secret, counter)
-            session.pop("enrol_secret", None)
-            if at_login:
-                next_url = session.get("next") or url_for("staff.home")
-                auth.complete_login(user, method="totp-enrol")
-            else:
-                db.session.commit()
-                next_url = url_for("staff.account")
-            return render_template("staff/recovery_codes.html", codes=codes, next_url=next_url)
-        error = _("验证码不正确，请核对手机上的时间后重试。")
-    uri = totp.provisioning_uri(secret, user.email)
+def _verify_page(user: User, form: CodeForm, error: Any, status: int) -> tuple[str, int]:
+    options = security_keys.authentication_options(user) if user.webauthn_credentials else None
     return render_template(
-        "staff/enrol.html",
-        form=form,
-        error=error,
-        secret=secret,
-        qr=totp.qr_data_uri(uri),
-        at_login=at_login,
-    ), (400 if error else 200)
+        "staff/verify.html", form=form, error=error, webauthn_options=options
+    ), status
+
+
+def check_second_factor(user: User, form: CodeForm) -> str | None:
+    """'webauthn', 'totp' or 'recovery' when the factor is accepted (and consumed), else None."""
+    if form.webauthn.data:
+        return "webauthn" if security_keys.authenticate(user, form.webauthn.data) else None
+    return factors.check_code(user, form.code.data or "")
 
 
 @bp.post("/logout")
@@ -179,35 +132,37 @@ def account() -> Page:
     )
 
 
+def _password_change_limit() -> str:
+    return current_app.config["RATELIMIT_PASSWORD_CHANGE"]
+
+
+def _user_key() -> str:
+    """Rate-limit key: the account (its id), whatever network it comes from."""
+    return f"user:{current_user.id}" if current_user.is_authenticated else ""
+
+
 @bp.post("/account/password")
 @login_required
+@limiter.limit(_password_change_limit, key_func=_user_key)
 def change_password() -> Page:
     form = PasswordChangeForm()
     user: User = current_user
     if form.validate_on_submit():
-        if service.change_password(
-            user, form.current_password.data or "", form.new_password.data or ""
+        network = throttle.request_network()
+        if throttle.blocked(user, network):
+            form.current_password.errors.append(str(TOO_MANY))
+        elif service.change_password(
+            user, form.current_password.data or "", form.new_password.data or "", network=network
         ):
             db.session.commit()
             flash(_("密码已修改，请用新密码重新登录。"), "info")
             return redirect(url_for("staff.login"))
-        form.current_password.errors.append(_("当前密码不正确。"))
+        else:
+            db.session.commit()  # the failure's event and count
+            form.current_password.errors.append(_("当前密码不正确。"))
     return render_template(
         "staff/account.html", password_form=form, confirm_form=ConfirmForm()
     ), 400
-
-
-@bp.post("/account/recovery-codes")
-@login_required
-def new_recovery_codes() -> Page:
-    user: User = current_user
-    if not ConfirmForm().validate_on_submit() or not user.has_totp:
-        abort(400)
-    codes = renew_recovery_codes(user)
-    db.session.commit()
-    return render_template(
-        "staff/recovery_codes.html", codes=codes, next_url=url_for("staff.account")
-    )
 
 
 # label, endpoint, roles that see it (admin sees every entry). Entries whose endpoint is not

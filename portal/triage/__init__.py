@@ -12,8 +12,10 @@ def init_app(app: Flask) -> None:
     """Registers models, blueprints and CLI of this feature."""
     from portal.intake.office_routing import register_guesser
     from portal.triage import (
+        merge_views,  # noqa: F401  (adds the merge picker to the triage blueprint)
         models,  # noqa: F401  (registers the tables)
         queue_views,  # noqa: F401  (adds the queue's pages to the triage blueprint)
+        refer_views,  # noqa: F401  (adds the referral suggestion's confirmation)
         routing_views,  # noqa: F401  (adds the routing desk to the triage blueprint)
         search,  # noqa: F401  (its ORM listeners keep the search index current)
     )

@@ -63,7 +63,7 @@ RoundRouters = list[tuple[Notice, Router]]
 
 def round_suggestions_json(routers: RoundRouters, text: str, limit: int = 3) -> str:
     """The best findings across a round's notices, each notice's own threshold applied."""
-    found = office_guess.candidates(text, routers, floor=None)[:limit]
+    found = office_guess.candidates(text, routers, floor=None, concepts=True)[:limit]
     items = [
         {
             "office": c.office.slug,

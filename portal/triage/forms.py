@@ -172,6 +172,12 @@ class FindingForm(FlaskForm):
         return self.op.data == "remove"
 
 
+class DismissForm(FlaskForm):
+    """A suggested finding staff judge wrong for this submission."""
+
+    finding = IntegerField(validators=[InputRequired()])
+
+
 class NoteForm(FlaskForm):
     body = TextAreaField()
 

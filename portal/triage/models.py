@@ -1,5 +1,6 @@
 """Triage records: replies and canned replies, status history, internal notes, assignments,
-saved views, referrals, duplicate links and the search text of each submission.
+saved views, referrals, duplicate links, dismissed suggestions and the search text of each
+submission.
 
 Everything here is staff-only: nothing in these tables is ever shown on /track.
 """
@@ -125,6 +126,21 @@ class DuplicateLink(Model):
 
     submission: Mapped[Submission] = relationship(foreign_keys=[submission_id])
     original: Mapped[Submission] = relationship(foreign_keys=[original_id])
+
+
+class FindingDismissal(Model):
+    """Staff judged a suggested finding wrong for this submission: it is no longer suggested."""
+
+    __tablename__ = "finding_dismissals"
+    __table_args__ = (UniqueConstraint("submission_id", "finding_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class SubmissionSearch(Model):

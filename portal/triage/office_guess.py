@@ -90,14 +90,21 @@ def routers_of(notices: Sequence[Notice]) -> list[tuple[Notice, Router]]:
 
 
 def candidates(
-    text: str, routers: Sequence[tuple[Notice, Router]], *, floor: float | None = WEAK
+    text: str,
+    routers: Sequence[tuple[Notice, Router]],
+    *,
+    floor: float | None = WEAK,
+    concepts: bool = False,
 ) -> list[Candidate]:
     """Every notice's best findings for ``text`` scoring at least ``floor`` (None: each
-    Router's own threshold, as ``flask triage suggest --notice`` applies it), best first."""
+    Router's own threshold, as ``flask triage suggest --notice`` applies it), best first.
+
+    Guessing the office reads words only (concepts=False): the concepts every notice shares
+    would blur one office into another. Listing a round's findings may use them."""
     found: list[Candidate] = []
     for notice, router in routers:
         least = router.threshold if floor is None else floor
-        for suggestion in router.scores(text)[:PER_NOTICE]:
+        for suggestion in router.scores(text, concepts=concepts)[:PER_NOTICE]:
             if suggestion.score < least:
                 break
             found.append(

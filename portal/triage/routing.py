@@ -1,74 +1,77 @@
 """Finding suggestions: which numbered findings of a notice a submission concerns.
 
-Works cold: BM25 over each finding's text (category title, finding title, measures) on
-jieba words plus character bigrams, after expanding the submission's everyday words into
-the notice's vocabulary with a domain lexicon (lexicon.txt). Staff-confirmed links
-(`Router.learn`) add example texts per finding; the nearest example's similarity is
-blended into the score. Pure logic: no Flask import.
+Works cold on any notice: BM25 over each finding's text (category, title, description, measures)
+on jieba words plus character bigrams, after expanding the submission's everyday words with the
+lexicon (lexicon.txt), plus the concepts of the 巡察 vocabulary (data/concepts.toml) that the
+comment and the finding share. Raw scores are calibrated per notice: each notice's scale is how
+strongly its own finding titles match their findings, so one threshold holds across notices.
+A complaint about another body (hospital, traffic police, neighbour...) gets a referral instead of
+a finding. Staff-confirmed links (`Router.learn`) teach the finding the words and concepts of the
+confirmed text, and near-copies of it. Pure logic: no Flask import.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
-import threading
-import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import jieba
+from portal.triage.concepts import Hit, load_concepts
+from portal.triage.normalise import normalise
+from portal.triage.routing_text import (
+    MAX_QUERY_CHARS,
+    LexiconRule,
+    expansion_cached,
+    load_lexicon,
+    query_terms,
+    term_weight,
+    terms,
+    terms_cached,
+)
 
-__all__ = ["DEFAULT_THRESHOLD", "FindingDoc", "Router", "Suggestion", "load_lexicon"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "FindingDoc",
+    "LexiconRule",
+    "Referral",
+    "Router",
+    "Suggestion",
+    "load_lexicon",
+]
 
-LEXICON_PATH = Path(__file__).with_name("lexicon.txt")
-
-# Calibrated on tests/data/routing_dev.jsonl (bench/routing_accuracy.py --sweep): the
-# middle of the gap between the best out-of-scope scores (<= 0.41, bar two lexicon
-# ambiguities) and the lowest correct in-scope scores (>= 0.70); top-1 is flat across it.
+# Chosen on tests/data/routing_dev.jsonl and the other offices' *_dev.jsonl sets
+# (bench/routing_accuracy.py --sweep); calibration makes it hold on every notice.
 DEFAULT_THRESHOLD = 0.55
+STRONG_SCORE = 0.7  # at or above: "strong" (the routing desk's STRONG agrees)
 
-# BM25 parameters (standard k1, b); values chosen on the dev set, see the bench script.
 _K1 = 1.2
 _B = 0.75
 _TITLE_REPEAT = 2  # the finding title is what the finding is about: weigh it up
-_BIGRAM_WEIGHT = 0.5  # bigrams catch words jieba splits differently; words are cleaner
 _EXPANSION_WEIGHT = 1.0  # one fired lexicon rule weighs like one of the citizen's own words
-_HITS_EXPONENT = 0.75  # several citizen words of one rule: stronger, sublinear evidence
-_SCALE = 6.0  # raw BM25 -> [0, 1): score = raw / (raw + _SCALE)
-_EXAMPLE_FLOOR = 0.12  # example cosine below this is chance overlap
+_CONCEPT_WEIGHT = 2.0  # one shared concept weighs like a couple of shared words
+_CONCEPT_TITLE = 2.0  # a concept in the finding's title counts this much more than in measures
+_SCALE = 6.0  # raw -> [0, 1): score = raw / (raw + scale), scale = _SCALE * notice factor
+_REFERENCE_FINDINGS = 19  # the seed notice's findings: the notice the scale was first set on
+_EXAMPLE_FLOOR = 0.2  # example cosine below this is chance overlap (0.12 let praise in)
 _EXAMPLE_SPAN = 0.45  # cosine at floor + span counts as a certain match
-_MAX_QUERY_CHARS = 1000  # long texts: the opening says what it is about; bounds suggest()
-_MAX_JIEBA_CHARS = 300  # of which jieba segments this much (it dominates suggest() time)
+_LEARN_WEIGHT = 0.6  # learned words/concepts: evidence per confirmed feature, bounded below
+_LEARN_CAP = 0.8  # x the notice's scale: learned words alone stay under the threshold
+_LEARN_SUPPORT = 2  # a word or concept learned from one confirmation alone is anecdote
+_WORD_REASONS = 3
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_RUN = re.compile(f"[{_CJK}]+")
-_WORD_OK = re.compile(f"^(?:[{_CJK}]{{2,}}|[a-z0-9]{{2,}})$")
-
-# Function words and words every notice of this kind uses everywhere; they carry no
-# signal about which finding a comment concerns.
-_STOPWORD_TEXT = """
-    我们 你们 他们 她们 它们 自己 这个 那个 这些 那些 这样 那样 什么 怎么 怎样 为什么
-    有没有 是不是 能不能 会不会 可不可以 是否 还是 就是 还有 已经 一直 现在 时候 到底
-    一下 一个 一些 没有 不是 可以 应该 需要 如何 哪些 哪里 多少 知道 听说 觉得 希望
-    请问 问题 情况 工作 相关 有关 进一步 加强 完善 规范 严格 落实 推进 提升 开展 建立
-    健全 制定 持续 不断 积极 切实 全面 深入 充分 及时 确保 实现 方面 针对 问题整改
-    整改 检察院 检察 检察机关 市检察院 人民检察院 单位 领导 我家 大家
-    具体 真正 根本 其实 而且 但是 因为 所以 如果 然后 结果 以后 以前 之后 之前 今年
-    去年 明年 每年 一年 能否 怎么样 到位 不到 不够 存在 不足 有待 提高
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_STOP_BIGRAMS = frozenset({"检察", "察院", "察机", "机关", "工作", "问题", "情况", "落实"})
+# A text that names the office itself is about the office, whoever else it mentions.
+_SELF_REFERENCE = re.compile(
+    r"你们(?!管|能不能管|给管|帮|快管|倒是管|也不管)"
+    r"|贵(?:单位|局|院|校|公司|集团)|本单位|我们单位|单位里|局里的"
+)
 
 
 @dataclass(frozen=True)
 class FindingDoc:
-    """One finding as routing sees it; text = category title + finding title + measures."""
+    """One finding as routing sees it; text = category + title + description + measures."""
 
     number: int
     title: str
@@ -77,133 +80,52 @@ class FindingDoc:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A suggested finding; score in [0, 1], >= the router's threshold means relevant."""
+    """A suggested finding; score in [0, 1], >= the router's threshold means relevant.
+
+    `reasons`: what matched, in Chinese for staff ("公车私用 ≈ 公务用车", "“耕地”"), strongest
+    first. `strength`: "strong", "medium" (at least the threshold) or "weak".
+    """
 
     number: int
     title: str
     score: float
+    reasons: tuple[str, ...] = ()
+    strength: str = "weak"
 
 
 @dataclass(frozen=True)
-class LexiconRule:
-    citizen_words: tuple[str, ...]
-    notice_terms: tuple[str, ...]
+class Referral:
+    """A complaint about another body: pass it on (转办) instead of linking a finding.
 
-
-_jieba_lock = threading.Lock()
-_jieba_tokenizer: jieba.Tokenizer | None = None
-
-
-def _tokenizer() -> jieba.Tokenizer:
-    """A private jieba instance (global jieba state belongs to nobody), loaded once, quietly."""
-    global _jieba_tokenizer
-    if _jieba_tokenizer is None:
-        with _jieba_lock:
-            if _jieba_tokenizer is None:
-                import jieba as jieba_module
-
-                jieba_module.setLogLevel(logging.WARNING)
-                logging.getLogger("jieba").setLevel(logging.WARNING)
-                tok = jieba_module.Tokenizer()
-                tok.initialize()
-                for rule in load_lexicon():
-                    for term in (*rule.notice_terms, *rule.citizen_words):
-                        if len(term) >= 2:
-                            tok.add_word(term, freq=2000)
-                _jieba_tokenizer = tok
-    return _jieba_tokenizer
-
-
-def _parse_lexicon(lines: Iterable[str]) -> tuple[LexiconRule, ...]:
-    rules = []
-    for line in lines:
-        if not line.strip() or line.lstrip().startswith("#") or "\t" not in line:
-            continue
-        citizen, notice = line.split("\t", 1)
-        words = tuple(dict.fromkeys(_normalise(w) for w in citizen.split() if w))
-        terms = tuple(dict.fromkeys(_normalise(t) for t in notice.split() if t))
-        if words and terms:
-            rules.append(LexiconRule(words, terms))
-    return tuple(rules)
-
-
-@lru_cache(maxsize=1)
-def load_lexicon(path: Path = LEXICON_PATH) -> tuple[LexiconRule, ...]:
-    """The domain lexicon, parsed once per process."""
-    return _parse_lexicon(path.read_text(encoding="utf-8").splitlines())
-
-
-def _normalise(text: str) -> str:
-    # NFKC folds full-width letters and digits, so "Ｕ盘" matches "u盘".
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def _bigrams(text: str) -> Iterable[str]:
-    for run in _CJK_RUN.findall(text):
-        for i in range(len(run) - 1):
-            gram = run[i : i + 2]
-            if gram not in _STOP_BIGRAMS:
-                yield gram
-
-
-def _terms(text: str, jieba_chars: int | None = None) -> Counter[str]:
-    """Weighted bag of index terms: jieba words ("w:") and CJK bigrams ("b:").
-
-    `jieba_chars` bounds the segmented prefix: jieba costs ~15 us a character, bigrams
-    and lexicon matching cover the rest of a long submission cheaply.
+    `body_kind` is a stable code (health, traffic_police, neighbour, property, school, court,
+    market, labour, tax, city_management, utilities, transport, police); `label` the suggestion
+    staff read ("建议转办：卫生健康部门"); `reasons` the words that named the body.
     """
-    norm = _normalise(text)
-    bag: Counter[str] = Counter()
-    for word in _tokenizer().cut_for_search(norm[:jieba_chars], HMM=False):
-        if _WORD_OK.match(word) and word not in _STOPWORDS:
-            bag["w:" + word] += 1
-    for gram in _bigrams(norm):
-        bag["b:" + gram] += 1
-    return bag
+
+    body_kind: str
+    label: str
+    reasons: tuple[str, ...]
 
 
-def _term_weight(term: str) -> float:
-    return _BIGRAM_WEIGHT if term.startswith("b:") else 1.0
+@dataclass(frozen=True)
+class _Query:
+    norm: str
+    own: dict[str, float]  # the citizen's own index terms, weighted
+    expansion: tuple[tuple[float, tuple[str, ...]], ...]
+    hits: tuple[Hit, ...]
 
 
-def _occurs(word: str, text: str) -> bool:
-    """Substring match; ASCII words must stand alone ("12345" is not in "123456")."""
-    if not word.isascii():
-        return word in text
-    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None
+@lru_cache(maxsize=512)
+def _analyse(text: str) -> _Query:
+    """Everything a router needs of a text. Cached: a round's routers all read the same text."""
+    norm = normalise(text[:MAX_QUERY_CHARS])
+    own = {t: term_weight(t) for t in query_terms(norm)}
+    return _Query(norm, own, expansion_cached(norm), load_concepts().hits(norm))
 
 
-def _expansion(
-    text: str, rules: Sequence[LexiconRule]
-) -> tuple[tuple[float, tuple[str, ...]], ...]:
-    """Rules the comment's everyday words fire, as (evidence strength, notice terms).
-
-    A rule matched by several distinct citizen words is stronger evidence than one
-    matched by a single (possibly ambiguous) word: hits ** _HITS_EXPONENT.
-    """
-    fired = []
-    for rule in rules:
-        hits = sum(1 for word in rule.citizen_words if _occurs(word, text))
-        if hits:
-            fired.append((hits**_HITS_EXPONENT, rule.notice_terms))
-    return tuple(fired)
-
-
-@lru_cache(maxsize=2048)
-def _terms_cached(text: str) -> Counter[str]:
-    return _terms(text)
-
-
-@lru_cache(maxsize=256)
-def _query_terms(norm: str) -> Counter[str]:
-    """A submission's own terms. Cached: a round's routers (one per notice) all read the same
-    text, and jieba is most of the cost. Callers must not change the Counter."""
-    return _terms(norm, _MAX_JIEBA_CHARS)
-
-
-@lru_cache(maxsize=1024)
-def _expansion_cached(text: str) -> tuple[tuple[float, tuple[str, ...]], ...]:
-    return _expansion(text, load_lexicon())
+def _concept_reason(hit: Hit) -> str:
+    label = load_concepts().label(hit.key)
+    return label if hit.form == label else f"{hit.form} ≈ {label}"
 
 
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -216,14 +138,23 @@ def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
+def _idf(df: int, n: int) -> float:
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
 class Router:
-    """Ranks a notice's findings for a submission text; build once per notice."""
+    """Ranks a notice's findings for a submission text; build once per notice.
+
+    `owner` is optional text about the notice's office (its name, the notice title): a body it
+    names is the office's own business, never a referral.
+    """
 
     def __init__(
         self,
         findings: Sequence[FindingDoc],
         examples: Mapping[int, Sequence[str]] | None = None,
         threshold: float | None = None,
+        owner: str = "",
     ) -> None:
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self._findings = {f.number: f for f in findings}
@@ -231,29 +162,48 @@ class Router:
         self._docs = [self._doc_terms(f) for f in findings]
         self._doc_len = [sum(d.values()) for d in self._docs]
         self._avg_len = (sum(self._doc_len) / len(self._docs)) if self._docs else 1.0
-        self._idf = self._compute_idf(self._docs)
+        df: Counter[str] = Counter()
+        for doc in self._docs:
+            df.update(doc.keys())
+        n = len(self._docs)
+        self._idf = {t: _idf(c, n) for t, c in df.items()}
+        self._top_idf = _idf(0, n) if n else 1.0
         self._postings = self._compute_postings()
         self._notice_term_scores: dict[str, list[float]] = {}
-        self._examples: dict[int, list[dict[str, float]]] = {n: [] for n in self._numbers}
+        self._concepts = [self._doc_concepts(f) for f in findings]
+        cdf: Counter[str] = Counter(c for doc in self._concepts for c in doc)
+        self._concept_idf = {c: _idf(k, n) for c, k in cdf.items()}
+        own_text = normalise(owner) + "\n" + "\n".join(normalise(f.text) for f in findings)
+        self._own_bodies = load_concepts().own_bodies(own_text)
+        self._examples: dict[int, list[dict[str, float]]] = {k: [] for k in self._numbers}
+        self._learned: dict[int, Counter[str]] = {k: Counter() for k in self._numbers}
+        self._learned_total: Counter[str] = Counter()
+        factor = self._calibration()
+        self._scale = _SCALE * factor
+        # Concepts are most of the evidence a small notice has: they weigh more there.
+        self._concept_weight = _CONCEPT_WEIGHT / factor
         for number, texts in (examples or {}).items():
             for text in texts:
                 self.learn(number, text)
 
+    # --- building -------------------------------------------------------------------------
+
     @staticmethod
     def _doc_terms(finding: FindingDoc) -> Counter[str]:
-        bag = _terms(finding.text)
-        title = _terms(finding.title)
-        for term, count in title.items():
+        bag = terms(finding.text)
+        for term, count in terms(finding.title).items():
             bag[term] += count * (_TITLE_REPEAT - 1)
         return bag
 
     @staticmethod
-    def _compute_idf(docs: Sequence[Counter[str]]) -> dict[str, float]:
-        df: Counter[str] = Counter()
-        for doc in docs:
-            df.update(doc.keys())
-        n = len(docs)
-        return {t: math.log(1.0 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+    def _doc_concepts(finding: FindingDoc) -> dict[str, float]:
+        found = load_concepts()
+        weights = {h.key: 1.0 for h in found.hits(normalise(finding.text))}
+        for hit in found.hits(normalise(finding.title)):
+            weights[hit.key] = _CONCEPT_TITLE
+        # A body named in a finding is the office's own business: citizens naming it (停水 to a
+        # water company) point at that finding like any concept.
+        return weights
 
     def _compute_postings(self) -> dict[str, list[tuple[int, float]]]:
         """term -> [(finding index, BM25 contribution)]: query-independent, built once."""
@@ -265,6 +215,16 @@ class Router:
                 postings.setdefault(term, []).append((i, score))
         return postings
 
+    def _calibration(self) -> float:
+        """How much one piece of evidence can weigh in this notice, relative to the seed's: a
+        word or concept unique to one finding has idf log(1 + (n - 0.5) / 1.5), which grows with
+        the number n of findings; the scale grows with it, so one threshold holds everywhere."""
+        if len(self._numbers) < 2:
+            return 1.0
+        return _idf(1, len(self._numbers)) / _idf(1, _REFERENCE_FINDINGS)
+
+    # --- scoring --------------------------------------------------------------------------
+
     def _bag_scores(self, bag: Mapping[str, float]) -> list[float]:
         scores = [0.0] * len(self._docs)
         for term, weight in bag.items():
@@ -275,59 +235,149 @@ class Router:
     def _notice_term(self, term: str) -> list[float]:
         cached = self._notice_term_scores.get(term)
         if cached is None:
-            bag = {t: _term_weight(t) for t in _terms_cached(term)}
+            bag = {t: term_weight(t) for t in terms_cached(term)}
             cached = self._notice_term_scores[term] = self._bag_scores(bag)
         return cached
 
-    def _bm25(self, text: str) -> list[float]:
-        norm = _normalise(text[:_MAX_QUERY_CHARS])
-        own = {t: _term_weight(t) for t in _query_terms(norm)}
-        scores = self._bag_scores(own)
-        # A fired rule is one piece of evidence: its notice terms are alternatives,
-        # so it adds the score of its best-matching term, not the sum of all.
-        for strength, terms in _expansion_cached(norm):
-            vectors = [self._notice_term(t) for t in terms]
-            for i in range(len(scores)):
-                scores[i] += _EXPANSION_WEIGHT * strength * max(v[i] for v in vectors)
+    def _concept_scores(self, query: _Query) -> list[float]:
+        scores = [0.0] * len(self._docs)
+        for hit in query.hits:
+            idf = self._concept_idf.get(hit.key)
+            if idf is None:
+                continue
+            for i, doc in enumerate(self._concepts):
+                scores[i] += self._concept_weight * idf * doc.get(hit.key, 0.0)
         return scores
 
-    def _vector(self, text: str) -> dict[str, float]:
-        # Example similarity uses the citizen's own words only (no lexicon expansion),
-        # weighted by idf so shared notice boilerplate counts for little.
-        top_idf = math.log(1.0 + (len(self._docs) + 0.5) / 0.5) if self._docs else 1.0
-        bag = _query_terms(_normalise(text[:_MAX_QUERY_CHARS]))
-        return {t: c * _term_weight(t) * self._idf.get(t, top_idf) for t, c in bag.items()}
+    def _raw(self, query: _Query, concepts: bool = True) -> list[float]:
+        scores = self._bag_scores(query.own)
+        # A fired rule is one piece of evidence: its notice terms are alternatives,
+        # so it adds the score of its best-matching term, not the sum of all.
+        for strength, rule_terms in query.expansion:
+            vectors = [self._notice_term(t) for t in rule_terms]
+            for i in range(len(scores)):
+                scores[i] += _EXPANSION_WEIGHT * strength * max(v[i] for v in vectors)
+        if concepts:
+            for i, extra in enumerate(self._concept_scores(query)):
+                scores[i] += extra
+        return scores
+
+    def _features(self, query: _Query) -> dict[str, float]:
+        """What learning remembers of a text: its concepts and its own words, idf-weighted."""
+        out = {"c:" + h.key: self._concept_idf.get(h.key, self._top_idf) for h in query.hits}
+        for term in query.own:
+            if term.startswith("w:"):
+                out[term] = self._idf.get(term, self._top_idf)
+        return out
+
+    def _learned_scores(self, features: Mapping[str, float]) -> list[float]:
+        scores = []
+        for number in self._numbers:
+            learned = self._learned[number]
+            total = sum(
+                idf * learned[f] / (self._learned_total[f] + 1.0)
+                for f, idf in features.items()
+                if learned[f] >= _LEARN_SUPPORT
+            )
+            scores.append(min(_LEARN_CAP * self._scale, _LEARN_WEIGHT * total))
+        return scores
+
+    def _vector(self, query: _Query) -> dict[str, float]:
+        # Near-copy similarity uses the citizen's own words only, idf-weighted.
+        return {t: w * self._idf.get(t, self._top_idf) for t, w in query.own.items()}
 
     def _example_score(self, number: int, vector: Mapping[str, float]) -> float:
         best = max((_cosine(vector, ex) for ex in self._examples.get(number, ())), default=0.0)
         return min(1.0, max(0.0, (best - _EXAMPLE_FLOOR) / _EXAMPLE_SPAN))
 
-    def scores(self, text: str) -> list[Suggestion]:
-        """Every finding with its score, best first (no threshold, no limit)."""
+    def _reasons(self, index: int, query: _Query) -> tuple[str, ...]:
+        doc = self._concepts[index]
+        shared = [h for h in query.hits if h.key in doc]
+        shared.sort(key=lambda h: -doc[h.key] * self._concept_idf.get(h.key, 0.0))
+        reasons = [_concept_reason(h) for h in shared]
+        words = []
+        for term in query.own:
+            if term.startswith("w:"):
+                for i, contribution in self._postings.get(term, ()):
+                    if i == index:
+                        words.append((contribution, term[2:]))
+        words.sort(reverse=True)
+        reasons += [f"“{w}”" for _, w in words[:_WORD_REASONS] if not any(w in r for r in reasons)]
+        return tuple(reasons)
+
+    def strength(self, score: float) -> str:
+        if score >= max(STRONG_SCORE, self.threshold):
+            return "strong"
+        return "medium" if score >= self.threshold else "weak"
+
+    def scores(self, text: str, *, concepts: bool = True) -> list[Suggestion]:
+        """Every finding with its score, best first (no threshold, no limit, no referral).
+
+        concepts=False leaves out the concept map and the per-notice calibration: words only,
+        on one fixed scale. The routing desk compares offices that way, since the concepts
+        every notice shares (party building, finances) would make every office look alike.
+        """
         if not self._numbers:
             return []
-        raw = self._bm25(text)
-        vector = self._vector(text) if any(self._examples.values()) else {}
+        query = _analyse(text)
+        raw = self._raw(query, concepts=concepts)
+        scale = self._scale if concepts else _SCALE
+        if concepts and any(self._learned_total.values()):
+            # Capped under the threshold: learned words alone never make a suggestion.
+            for i, extra in enumerate(self._learned_scores(self._features(query))):
+                raw[i] += extra
+        vector = self._vector(query) if any(self._examples.values()) else {}
         out = []
-        for number, r in zip(self._numbers, raw, strict=True):
-            base = r / (r + _SCALE)
+        for i, (number, r) in enumerate(zip(self._numbers, raw, strict=True)):
+            base = r / (r + scale)
             learned = self._example_score(number, vector) if vector else 0.0
             # Probabilistic OR: either signal alone can make a finding relevant.
-            score = 1.0 - (1.0 - base) * (1.0 - learned)
-            out.append(Suggestion(number, self._findings[number].title, min(1.0, score)))
+            score = min(1.0, 1.0 - (1.0 - base) * (1.0 - learned))
+            reasons = self._reasons(i, query) if r > 0 else ()
+            title = self._findings[number].title
+            out.append(Suggestion(number, title, score, reasons, self.strength(score)))
         out.sort(key=lambda s: (-s.score, s.number))
         return out
 
     def suggest(self, text: str, limit: int = 3) -> list[Suggestion]:
-        """Up to `limit` relevant findings, best first; [] when nothing is relevant."""
-        if limit <= 0:
+        """Up to `limit` relevant findings, best first; [] when nothing is relevant or the text
+        is about another body (see `referral`)."""
+        if limit <= 0 or self.referral(text) is not None:
             return []
         return [s for s in self.scores(text)[:limit] if s.score >= self.threshold]
 
+    def referral(self, text: str) -> Referral | None:
+        """The other body a complaint is about, when it names one that is not this office's own
+        business and does not name the office itself; None otherwise."""
+        query = _analyse(text)
+        foreign = [
+            h for h in query.hits if h.key.startswith("body:") and h.key not in self._own_bodies
+        ]
+        bodies = load_concepts().bodies
+        own = [k for k in self._own_bodies if any(f in query.norm for f in bodies[k[5:]].forms)]
+        # Naming the office, or a body that is its own business, makes it the office's matter.
+        if not foreign or own or _SELF_REFERENCE.search(query.norm):
+            return None
+        kind = foreign[0].key
+        label = load_concepts().label(kind)
+        named = [f for f in load_concepts().bodies[kind[5:]].forms if f in query.norm]
+        reasons = tuple(f"{form} → {label}" for form in (named or [foreign[0].form]))
+        return Referral(kind[5:], f"建议转办：{label}", reasons)
+
     def learn(self, number: int, text: str) -> None:
-        """Record a staff-confirmed link: `text` becomes an example for finding `number`."""
+        """Record a staff-confirmed link: the finding learns the text's words and concepts
+        (so rewordings score higher) and keeps the text as a near-copy example."""
         if number not in self._findings:
             raise KeyError(f"no finding {number} in this notice")
-        vector = self._vector(text)
+        query = _analyse(text)
+        vector = self._vector(query)
         if vector:
             self._examples[number].append(vector)
+        for feature in self._features(query):
+            # Words and concepts the notice itself uses are scored cold, finding by finding;
+            # learning adds the citizens' vocabulary the notice lacks (测绘, 后生仔...), so a
+            # generic word confirmed once cannot tip one finding over another.
+            if feature in self._idf or feature[2:] in self._concept_idf:
+                continue
+            self._learned[number][feature] += 1
+            self._learned_total[feature] += 1

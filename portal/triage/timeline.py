@@ -48,6 +48,7 @@ EVENT_LABELS = {
     "personal_data.view": _l("查看个人信息"),
     "triage.finding.confirm": _l("确认关联问题"),
     "triage.finding.remove": _l("移除关联问题"),
+    "triage.suggestion.dismiss": _l("驳回系统建议"),
     "submission.route": _l("分办到承办单位"),
     "attachment.download": _l("下载附件"),
     "reply.publication_requested": _l("申请公开答复"),
@@ -59,6 +60,9 @@ EVENT_LABELS = {
 _EVENT_BODIES: dict[str, Callable[[dict[str, Any]], str | None]] = {
     "personal_data.view": lambda d: d.get("reason"),
     "submission.route": lambda d: d.get("office_name"),
+    "triage.suggestion.dismiss": lambda d: _(
+        "问题%(number)s：%(title)s", number=d.get("finding"), title=d.get("title", "")
+    ),
 }
 
 

@@ -90,7 +90,10 @@ def track() -> Any:
     form = TrackForm()
     if request.method == "POST" and form.validate():
         submission = find_by_code(form.code.data)
-        if submission is not None and check_secret(submission, form.secret.data):
+        # Always verify (check_secret hashes a dummy for an unknown code): answering an unknown
+        # code without the hash would be measurably faster and tell which codes exist.
+        verified = check_secret(submission, form.secret.data)
+        if submission is not None and verified:
             session[TRACK_KEY] = {"id": submission.id, "until": time.time() + TRACK_SECONDS}
             return redirect(url_for(".track_status"), code=303)
         # One message for both cases: the page must not reveal which codes exist.

@@ -25,8 +25,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from portal import audit
@@ -38,10 +40,12 @@ from portal.intake.service import find_by_code, find_by_code_or_404
 from portal.notices.models import Finding
 from portal.staff.auth import roles_required
 from portal.staff.models import User
+from portal.staff.recent_auth import recent_auth_required
 from portal.staff.scope import can, require_office
 from portal.triage import actions, deadlines, duplicates, findings, reveal, workflow
 from portal.triage.forms import (
     AssignForm,
+    DismissForm,
     FindingForm,
     MergeForm,
     NoteForm,
@@ -59,6 +63,8 @@ READ_ROLES = ("triager", "viewer")
 ACT_ROLES = ("triager",)  # admin passes every check
 ROUTER_ROLES = ("supervisor",)  # who routes unrouted submissions to an office (and admin)
 ACTION_ERRORS = (actions.ActionError, workflow.TransitionError)
+# How sure the Router is, in words: staff never see a raw score.
+STRENGTH_LABELS = {"strong": _l("强"), "medium": _l("中"), "weak": _l("弱")}
 
 
 def no_store(response: Response) -> Response:
@@ -116,12 +122,27 @@ def _refused(submission: Submission, message: str) -> Response:
     return _back(submission)
 
 
+def actor_names(actors: list[str | None]) -> dict[str, str]:
+    """Staff names for audit actors ("user:ID:email"); other actors keep their own form."""
+    ids = {}
+    for actor in actors:
+        parts = (actor or "").split(":")
+        if len(parts) >= 2 and parts[0] == "user" and parts[1].isdigit():
+            ids[actor] = int(parts[1])
+    users = {
+        u.id: u.display_name or u.email
+        for u in db.session.scalars(select(User).where(User.id.in_(set(ids.values()))))
+    }
+    return {actor: users.get(uid, actor) for actor, uid in ids.items() if actor}
+
+
 def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = None) -> Response:
     today = local_today()
     calendar = WorkCalendar.from_config(current_app.config)
     original, merged = actions.duplicate_links(submission)
-    near = duplicates.find_near_duplicates(submission)
+    similar, similar_count = duplicates.similar_with_rows(submission)
     assigned = db.session.get(User, submission.assignee_id) if submission.assignee_id else None
+    rows = findings.finding_rows(submission)
     # Stored HTML is cleaned again on the way out: only the sanitiser's output is ever trusted.
     body_html = Markup(clean_html(submission.body_html)) if submission.body_html else None  # noqa: S704
     html = render_template(
@@ -132,7 +153,10 @@ def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = 
         masked=reveal.masked_personal_data(submission),
         revealed=revealed,
         field_labels=reveal.FIELD_LABELS,
-        finding_rows=findings.finding_rows(submission),
+        finding_rows=rows,
+        referral=findings.referral_suggestion(submission),
+        strength_labels=STRENGTH_LABELS,
+        confirmers=actor_names([row.link.by for row in rows if row.link]),
         all_findings=submission.notice.findings if submission.notice else [],
         timeline=timeline(submission),
         targets=workflow.allowed_targets(submission.status),
@@ -142,8 +166,9 @@ def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = 
         assignee=assigned,
         original=original,
         merged=merged,
-        near=near,
-        campaign=len(near) + 1 >= duplicates.CAMPAIGN_MIN_SIZE,
+        similar=similar,
+        similar_count=similar_count,
+        campaign=similar_count + 1 >= duplicates.CAMPAIGN_MIN_SIZE,
         state=deadlines.deadline_state(submission.status, submission.reply_due_on, today, calendar),
         ack_overdue=deadlines.ack_overdue(submission.status, submission.ack_due_on, today),
         can_act=can_act_on(submission),
@@ -161,6 +186,7 @@ def detail(code: str) -> Response:
 
 @bp.post("/submissions/<code>/personal-data", endpoint="reveal")
 @roles_required(*ACT_ROLES)
+@recent_auth_required
 def reveal_personal_data(code: str) -> Response:
     submission = load(code, *ACT_ROLES)
     form = RevealForm()
@@ -222,6 +248,25 @@ def link_finding(code: str) -> Response:
     )
 
 
+@bp.post("/submissions/<code>/suggestions/dismiss", endpoint="dismiss")
+@roles_required(*ACT_ROLES)
+def dismiss_suggestion(code: str) -> Response:
+    submission = load(code, *ACT_ROLES)
+    form = DismissForm()
+    if not form.validate():
+        abort(400)
+    finding = db.session.get(Finding, form.finding.data)
+    if finding is None or finding.notice_id != submission.notice_id:
+        abort(400)
+    return _act(
+        submission,
+        lambda: findings.dismiss_suggestion(submission, finding, actor=current_user.actor),
+        lambda: _(
+            "已驳回问题%(number)s的系统建议，不再向本意见建议该问题。", number=finding.number
+        ),
+    )
+
+
 @bp.post("/submissions/<code>/notes")
 @roles_required(*ACT_ROLES)
 def notes(code: str) -> Response:
@@ -276,7 +321,7 @@ def merge(code: str) -> Response:
     original = find_by_code(form.original.data or "")
     if original is None or not can(original.office_id):  # never confirm another office's code
         return _refused(submission, _("找不到该回执编号。"))
-    score = dict(duplicates.find_near_duplicates(submission, threshold=0.0)).get(original.code)
+    score = duplicates.relation(submission, original).score
     return _act(
         submission,
         lambda: actions.merge_duplicate(

@@ -1,8 +1,8 @@
-"""Attachments: what a file is (sniff), whether and how it is kept (check, images), where it is
-kept and how staff download it (store).
+"""Attachments: what a file is (sniff), whether and how it is kept (check, images, documents),
+where it is kept and how staff download it (store).
 
 Callers use this package's names (``from portal.intake import attachments as files``); the
-modules behind them are split by job, the first three pure.
+modules behind them are split by job, all but store pure.
 """
 
 from __future__ import annotations

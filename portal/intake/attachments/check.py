@@ -1,8 +1,10 @@
 """Checking uploaded files: accepted ones come back cleaned, refused ones get a message each.
 
-``check_files`` returns CheckedFile objects (the bytes to store: pictures without metadata,
-text as UTF-8) or raises AttachmentRefused with one sentence per problem, each naming the file,
-in the reader's language. No request is needed: mail ingest and the CLI use the same checks.
+``check_files`` returns CheckedFile objects (the bytes to store: pictures and documents without
+the metadata naming their author, text as UTF-8) or raises AttachmentRefused with one sentence
+per problem, each naming the file, in the reader's language: wrong type, too large, too many
+pixels, active content (macros, OLE, PDF actions). No request is needed: the web form, mail
+ingest, staff intake, quarantine release and the CLI all use these same checks.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any, Protocol
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.intake.attachments.images import ImageProblem, strip_image_metadata
+from portal.intake.attachments.documents import DocumentProblem, clean_document
+from portal.intake.attachments.images import MAX_IMAGE_PIXELS, ImageProblem, strip_image_metadata
 from portal.intake.attachments.sniff import (
     CLAIMED_BY_EXTENSION,
     IMAGE_KINDS,
@@ -35,6 +38,7 @@ KIND_LABELS: dict[str, Any] = {
     "jpeg": _l("JPEG图片"),
     "png": _l("PNG图片"),
     "webp": _l("WebP图片"),
+    "gif": _l("GIF图片"),
     "docx": _l("Word（DOCX）"),
     "xlsx": _l("Excel（XLSX）"),
     "ofd": "OFD",
@@ -95,6 +99,7 @@ class Limits:
     max_files: int = 5
     max_file_bytes: int = 10 * 1024 * 1024
     max_total_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = MAX_IMAGE_PIXELS
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
@@ -102,6 +107,7 @@ class Limits:
             int(config.get("UPLOAD_MAX_FILES", cls.max_files)),
             int(config.get("UPLOAD_MAX_FILE_BYTES", cls.max_file_bytes)),
             int(config.get("UPLOAD_MAX_TOTAL_BYTES", cls.max_total_bytes)),
+            int(config.get("UPLOAD_MAX_IMAGE_PIXELS", cls.max_image_pixels)),
         )
 
 
@@ -136,6 +142,8 @@ def _detected_label(detection: Detection) -> Any:
 
 def _verdict(name: str, detection: Detection, claimed: str) -> Kind | str:
     """The kind the file is accepted as, or the sentence refusing it."""
+    if detection.refused == "macro":
+        return _document_problem(name, "macro")
     if detection.problem and detection.kind:
         label = KIND_LABELS[detection.kind]
         if detection.problem == "polyglot":
@@ -157,7 +165,7 @@ def _verdict(name: str, detection: Detection, claimed: str) -> Kind | str:
     if detection.kind is None:
         return _(
             "文件“%(name)s”是%(detected)s，不在允许的类型之内"
-            "（允许PDF、JPEG、PNG、WebP、DOCX、XLSX、OFD和纯文本），未接收。",
+            "（允许PDF、JPEG、PNG、WebP、GIF、DOCX、XLSX、OFD和纯文本），未接收。",
             name=name,
             detected=detected_label,
         )
@@ -169,6 +177,76 @@ def _verdict(name: str, detection: Detection, claimed: str) -> Kind | str:
             detected=detected_label,
         )
     return KINDS[detection.kind]
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1_000_000:.0f}"
+
+
+def _clean_image(name: str, data: bytes, kind: Kind, max_pixels: int) -> bytes:
+    try:
+        return strip_image_metadata(data, kind.name, max_pixels)
+    except ImageProblem as exc:
+        if str(exc) == "too_large":
+            raise AttachmentRefused(
+                [
+                    _(
+                        "文件“%(name)s”的图片尺寸过大（超过%(max)s百万像素，动图按所有帧合计），"
+                        "未接收。请缩小图片或截取需要的部分后重新上传。",
+                        name=name,
+                        max=_megapixels(max_pixels),
+                    )
+                ]
+            ) from exc
+        raise AttachmentRefused([_broken(name, kind)]) from exc
+
+
+def _broken(name: str, kind: Kind) -> str:
+    return _(
+        "文件“%(name)s”已损坏，无法作为%(kind)s读取，未接收。",
+        name=name,
+        kind=KIND_LABELS[kind.name],
+    )
+
+
+# Documents that may carry active content or their author's name (documents.clean_document).
+DOCUMENT_KINDS = frozenset({"pdf", "docx", "xlsx"})
+_SAVE_AS = _l("请另存为PDF或截图后重新上传。")
+DOCUMENT_PROBLEMS: dict[str, Any] = {
+    "macro": _l("含有宏（VBA或Excel 4.0宏表），打开时可能运行程序"),
+    "embedded_object": _l("内嵌了OLE对象或ActiveX控件，打开时可能运行程序"),
+    "external": _l("引用了外部模板或外部内容，打开时会自动从外部获取"),
+    "dde": _l("含有DDE字段或DDE公式，打开时可能启动其他程序"),
+    "script": _l("含有JavaScript脚本"),
+    "launch": _l("含有启动外部程序或导入数据的动作"),
+    "embedded_file": _l("内嵌了其他文件"),
+    "auto_action": _l("含有打开或浏览时自动执行的动作"),
+}
+
+
+def _document_problem(name: str, reason: str) -> str:
+    return _(
+        "文件“%(name)s”%(problem)s，为防范恶意代码未接收。%(advice)s",
+        name=name,
+        problem=DOCUMENT_PROBLEMS[reason],
+        advice=_SAVE_AS,
+    )
+
+
+def _clean_document(name: str, data: bytes, kind: Kind) -> bytes:
+    try:
+        return clean_document(data, kind.name)
+    except DocumentProblem as exc:
+        if exc.reason == "encrypted":
+            message = _(
+                "文件“%(name)s”设有打开密码，工作人员无法打开，未接收。请去掉密码后重新上传。",
+                name=name,
+            )
+        elif exc.reason in DOCUMENT_PROBLEMS:
+            message = _document_problem(name, exc.reason)
+        else:
+            message = _broken(name, kind)
+        raise AttachmentRefused([message]) from exc
 
 
 def check_file(incoming: IncomingLike, index: int = 1, limits: Limits | None = None) -> CheckedFile:
@@ -199,22 +277,9 @@ def check_file(incoming: IncomingLike, index: int = 1, limits: Limits | None = N
         # Stored as UTF-8 whatever it came in, so staff tools need not guess the charset.
         data = (decode_text(data) or "").encode("utf-8")
     elif kind.name in IMAGE_KINDS:
-        try:
-            data = strip_image_metadata(data, kind.name)
-        except ImageProblem as exc:
-            if str(exc) == "too_large":
-                raise AttachmentRefused(
-                    [_("文件“%(name)s”的图片尺寸过大，未接收。", name=name)]
-                ) from exc
-            raise AttachmentRefused(
-                [
-                    _(
-                        "文件“%(name)s”已损坏，无法作为%(kind)s读取，未接收。",
-                        name=name,
-                        kind=KIND_LABELS[kind.name],
-                    )
-                ]
-            ) from exc
+        data = _clean_image(name, data, kind, limits.max_image_pixels)
+    elif kind.name in DOCUMENT_KINDS:
+        data = _clean_document(name, data, kind)
     return CheckedFile(name, kind.content_type, data, hashlib.sha256(data).hexdigest(), kind.name)
 
 

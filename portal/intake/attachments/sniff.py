@@ -38,6 +38,7 @@ KINDS: dict[str, Kind] = {
         Kind("jpeg", "image/jpeg", (".jpg", ".jpeg", ".jpe", ".jfif")),
         Kind("png", "image/png", (".png",)),
         Kind("webp", "image/webp", (".webp",)),
+        Kind("gif", "image/gif", (".gif",)),
         Kind(
             "docx",
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -52,7 +53,7 @@ KINDS: dict[str, Kind] = {
         Kind("text", "text/plain; charset=utf-8", (".txt", ".csv", ".text", ".log")),
     )
 }
-IMAGE_KINDS = frozenset({"jpeg", "png", "webp"})
+IMAGE_KINDS = frozenset({"jpeg", "png", "webp", "gif"})
 # The kind a file's extension claims, to tell "x.pdf is not a PDF" from "x.exe is refused".
 CLAIMED_BY_EXTENSION = {ext: kind for kind in KINDS.values() for ext in kind.extensions}
 
@@ -140,6 +141,40 @@ def _png_end(data: bytes) -> int | None:
     return None
 
 
+def _gif_sub_blocks_end(data: bytes, pos: int) -> int | None:
+    """Offset after a chain of data sub-blocks (length byte, data) ending with a zero length."""
+    while pos < len(data):
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos
+    return None
+
+
+def _gif_end(data: bytes) -> int | None:
+    """Offset just after the GIF trailer (0x3B), walking header, extensions and frames."""
+    if len(data) < 13:
+        return None
+    flags = data[10]
+    pos = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    while pos < len(data):
+        block = data[pos]
+        if block == 0x3B:
+            return pos + 1
+        if block == 0x21:  # extension: label, then sub-blocks
+            end = _gif_sub_blocks_end(data, pos + 2)
+        elif block == 0x2C and pos + 10 <= len(data):  # image: descriptor, palette, LZW data
+            local = data[pos + 9]
+            pos += 10 + (3 * 2 ** ((local & 7) + 1) if local & 0x80 else 0)
+            end = _gif_sub_blocks_end(data, pos + 1)
+        else:
+            return None
+        if end is None:
+            return None
+        pos = end
+    return None
+
+
 def _pdf_end(data: bytes) -> int | None:
     index = data.rfind(b"%%EOF")
     return None if index < 0 else index + 5
@@ -159,6 +194,9 @@ def _check_image_or_pdf(kind: str, data: bytes) -> Detection:
     elif kind == "webp":
         end = 8 + int.from_bytes(data[4:8], "little")
         trailer = data[end + (end % 2) :]
+    elif kind == "gif":
+        end = _gif_end(data)
+        trailer = data[end:] if end is not None else b""
     else:
         end = _pdf_end(data)
         if end is None:
@@ -265,6 +303,8 @@ def detect(data: bytes) -> Detection:
         return _check_image_or_pdf("png", data)
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return _check_image_or_pdf("webp", data)
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return _check_image_or_pdf("gif", data)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _check_zip(data)
     for signature, refused in _REFUSED_SIGNATURES:

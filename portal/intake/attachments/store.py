@@ -52,12 +52,14 @@ class StoreTransaction:
 
     def _write_new(self, final: Path, data: bytes) -> bool:
         """Temp file, fsync, then link(): atomic, and it fails if another writer won the race."""
+        # Citizens' files: folders 0700 and files 0600, readable by the portal's user alone.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp_dir.mkdir(mode=0o700, exist_ok=True)
+        final.parent.mkdir(mode=0o700, exist_ok=True)
         tmp = tmp_dir / f"{final.name}.{uuid.uuid4().hex}"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()

@@ -1,5 +1,6 @@
 """`flask mail ingest FILE|- [--office SLUG]` (a Postfix pipe), `flask mail fetch --once|--loop
-[--office SLUG]` (every mailbox: the shared one and each office's own), `mail spool`."""
+[--office SLUG]` (every mailbox: the shared one and each office's own), `mail spool`,
+`mail encrypt-raw` (raw mail stored before encryption at rest)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from flask.cli import AppGroup
 from portal.intake.mail.imap import FetchReport, fetch_all
 from portal.intake.mail.ingest import drain_spool, ingest
 from portal.intake.mail.mailboxes import configured_mailboxes
-from portal.intake.mail.store import IngestOutcome, MailStoreError
+from portal.intake.mail.store import IngestOutcome, MailStoreError, seal_old_rows
 from portal.offices.service import OfficeError, office_or_error
 
 mail_cli = AppGroup("mail", help="Inbound mail: ingest one message, fetch the IMAP mailboxes.")
@@ -65,6 +66,12 @@ def spool_command() -> None:
     except Exception as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EX_TEMPFAIL)
+
+
+@mail_cli.command("encrypt-raw")
+def encrypt_raw_command() -> None:
+    """Encrypt the raw mail kept before it was encrypted at rest (safe to run again)."""
+    click.echo(f"encrypted {seal_old_rows()} raw messages")
 
 
 class _Stopper:

@@ -115,8 +115,11 @@ def fetcher_lock(name: str = LOCK_NAME) -> Iterator[str]:
 
 
 def connect(mailbox: Mailbox) -> IMAPClient:
-    """Log in over TLS (ssl), STARTTLS (starttls) or plain (loopback tests)."""
-    context = ssl.create_default_context()
+    """Log in over TLS (ssl), STARTTLS (starttls) or plain (loopback tests). The server's
+    certificate is always verified: against the system CAs, plus MAIL_IMAP_CA_FILE if set."""
+    context = ssl.create_default_context(cafile=mailbox.ca_file)
+    if mailbox.ca_file:
+        context.load_default_certs()
     client = IMAPClient(
         mailbox.host,
         port=mailbox.port or (993 if mailbox.ssl else 143),

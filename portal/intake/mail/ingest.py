@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db
-from portal.intake.follow_ups import add_follow_up
+from portal.intake.follow_ups import OTHER_SENDER, add_follow_up
 from portal.intake.mail.headers import find_receipt_code
 from portal.intake.mail.models import MailMessage
 from portal.intake.mail.parse import ParsedMail, parse_message
@@ -31,7 +31,9 @@ from portal.intake.mail.store import (
     InboundMail,
     IngestOutcome,
     MailStoreError,
+    RefusedFile,
     body_text,
+    filter_files,
     mail_row,
     record_mail,
     route_mail,
@@ -192,18 +194,29 @@ def _thread(mail: InboundMail, submission: Submission) -> IngestOutcome:
     def keep_mail(_follow_up: FollowUp) -> None:
         db.session.add(mail_row(mail, outcome, submission_id, office_id))
 
-    # The receipt code is not a secret: mail from another address is marked as such.
-    same_sender = bool(mail.sender_hash) and mail.sender_hash == submission.sender_hash
+    files, refused = filter_files(mail)
+    if any(r.dangerous for r in refused):
+        reason = "attachment refused: " + "".join(r.reason for r in refused if r.dangerous)
+        return store(mail, IngestOutcome("quarantined", reason=reason), office_id)
+    # The receipt code is not a secret and From: is easily forged: mail from an address other
+    # than the submission's contact, or whose From: our server found forged, waits for staff
+    # before it counts as the submitter's.
+    same_sender = (
+        bool(mail.sender_hash)
+        and mail.sender_hash == submission.sender_hash
+        and mail.parsed.auth_failure is None
+    )
     try:
         add_follow_up(
             submission,
             body=mail.parsed.text,
             channel="email",
-            attachments=mail.files(),
-            author="submitter" if same_sender else "email (other sender)",
+            attachments=files,
+            author="submitter" if same_sender else OTHER_SENDER,
             message_id=mail.message_id,
             actor="mail",
             before_commit=keep_mail,
+            review_state=None if same_sender else "held",
         )
     except DuplicateSubmission as exc:
         return store(mail, IngestOutcome("duplicate", code=exc.code), office_id)
@@ -213,15 +226,22 @@ def _thread(mail: InboundMail, submission: Submission) -> IngestOutcome:
 
 
 def _record(mail: InboundMail, route: Route) -> IngestOutcome:
-    files = mail.files()
-    sender = mail.parsed.sender
+    """Record the message with the files the rules accept; a harmless refused part (a GIF, an
+    unknown type, one file too many) is set aside in the raw mail and named to staff and the
+    citizen, while executable or hidden content still holds the whole message for staff.
+
+    The files are sorted one by one only when the door refuses them together: most mail's
+    files are all accepted, and each check (pictures are re-encoded) then runs once."""
+    files, refused = mail.files(), list[RefusedFile]()
+    filtered = not files
     office_id = route.office_id
+    sender = mail.parsed.sender
 
     def keep_mail(submission: Submission) -> None:
         outcome = IngestOutcome("recorded", code=submission.code)
         db.session.add(mail_row(mail, outcome, submission.id, submission.office_id))
 
-    for _attempt in range(2):
+    for _attempt in range(3):
         try:
             receipt = record_mail(
                 mail,
@@ -231,12 +251,23 @@ def _record(mail: InboundMail, route: Route) -> IngestOutcome:
                 actor="mail",
                 before_commit=keep_mail,
                 route=route,
+                details=mail.mail_details(refused),
             )
         except DuplicateSubmission as exc:
             return store(mail, IngestOutcome("duplicate", code=exc.code), office_id)
         except SubmissionRejected as exc:
-            if set(exc.errors) == {"sender_email"} and sender:
+            retry = False
+            if "attachments" in exc.errors and not filtered:
+                files, refused = filter_files(mail)
+                filtered = retry = True
+                dangerous = [r for r in refused if r.dangerous]
+                if dangerous:
+                    reason = "attachment refused: " + "".join(r.reason for r in dangerous)
+                    return store(mail, IngestOutcome("quarantined", reason=reason), office_id)
+            if "sender_email" in exc.errors and sender:
                 sender = None  # an unusable From address: record without it (raw keeps it)
+                retry = True
+            if retry and not set(exc.errors) - {"attachments", "sender_email"}:
                 continue
             return store(mail, _rejected(exc), office_id)
         return IngestOutcome("recorded", code=receipt.code)

@@ -32,6 +32,8 @@ class Mailbox:
     mark_seen: bool = False
     timeout: float = 60.0
     office_id: int | None = None  # None: the shared mailbox
+    # Extra CA certificates (PEM) to trust besides the system's: an internal mail server's CA.
+    ca_file: str | None = None
 
     @property
     def lock_name(self) -> str:
@@ -64,6 +66,7 @@ class Mailbox:
             move_to=config.get("MAIL_IMAP_MOVE_TO") or None,
             mark_seen=bool(config.get("MAIL_IMAP_MARK_SEEN")),
             timeout=float(config.get("MAIL_IMAP_TIMEOUT") or 60),
+            ca_file=config.get("MAIL_IMAP_CA_FILE") or None,
         )
 
     @classmethod
@@ -83,6 +86,7 @@ class Mailbox:
             mark_seen=bool(config.get("MAIL_IMAP_MARK_SEEN")),
             timeout=float(config.get("MAIL_IMAP_TIMEOUT") or 60),
             office_id=office.id,
+            ca_file=config.get("MAIL_IMAP_CA_FILE") or None,
         )
 
 

@@ -19,8 +19,28 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
 from portal.offices.models import Office
-from portal.personal_data import EncryptedText
+from portal.personal_data import EncryptedText, decrypt_bytes, encrypt_bytes
 from portal.workdays import utcnow
+
+# A Fernet token always starts with its version byte 0x80 in base64; zlib data with 0x78.
+_SEALED = b"gAAAAA"
+
+
+def seal_raw(raw: bytes) -> bytes:
+    """Raw mail as stored: compressed, then encrypted with the personal-data key (the sender's
+    address, name and text are in it)."""
+    return encrypt_bytes(zlib.compress(raw, 6))
+
+
+def is_sealed(stored: bytes) -> bool:
+    return bytes(stored).startswith(_SEALED)
+
+
+def open_raw(stored: bytes) -> bytes:
+    """Stored raw mail back to its bytes; rows from before encryption are zlib alone."""
+    data = bytes(stored)
+    return zlib.decompress(decrypt_bytes(data) if is_sealed(data) else data)
+
 
 # What became of a message: the first word of the line `flask mail ingest` prints.
 Outcome = Literal["recorded", "threaded", "duplicate", "ignored", "quarantined"]
@@ -67,7 +87,7 @@ class MailMessage(Model):
 
     @property
     def raw_bytes(self) -> bytes | None:
-        return zlib.decompress(self.raw) if self.raw is not None else None
+        return open_raw(self.raw) if self.raw is not None else None
 
     def __repr__(self) -> str:
         return f"<MailMessage {self.id} {self.outcome} {self.code or self.reason}>"

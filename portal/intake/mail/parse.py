@@ -21,7 +21,14 @@ from datetime import datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
 
-from portal.intake.mail.charsets import decode, decode_header_text, lenient_b64
+from portal.intake.attachments.sniff import KINDS, detect
+from portal.intake.mail.charsets import (
+    declared_charsets,
+    decode,
+    decode_header_text,
+    lenient_b64,
+    raw_to_text,
+)
 from portal.intake.mail.headers import (
     addresses,
     auto_reason,
@@ -29,6 +36,7 @@ from portal.intake.mail.headers import (
     header_map,
     msg_ids,
     parse_date,
+    repair_header_block,
 )
 from portal.intake.sanitize import clean_html, html_to_text, normalise_text
 
@@ -65,6 +73,9 @@ class ParsedMail:
     problems: list[str] = field(default_factory=list)
     quarantine_reason: str | None = None
     dedupe_key: str = ""
+    signed: str | None = None  # "PGP" or "S/MIME" when the message carried a signature part
+    # "dmarc=fail" …: a receiving server found the From: domain forged (Authentication-Results).
+    auth_failure: str | None = None
 
 
 def _wire_bytes(part: Message) -> bytes:
@@ -127,11 +138,39 @@ def _disposition(part: Message) -> str | None:
         return None
 
 
-def _filename(part: Message, problems: list[str]) -> str | None:
-    raw = _param(part, "filename", "content-disposition") or _param(part, "name", "content-type")
+def _raw_header(part: Message, header: str) -> str | None:
+    """A header's value as it came (8-bit bytes as surrogates), before the policy's decoding."""
+    for name, value in part.raw_items():
+        if str(name).lower() == header:
+            return str(value)
+    return None
+
+
+def _raw_8bit_param(part: Message, name: str, header: str, hints: list[str]) -> str | None:
+    """A parameter holding raw 8-bit bytes (GBK, Latin-1 …), decoded like a raw subject.
+
+    The default policy turns such bytes into U+FFFD before get_param returns them."""
+    value = _raw_header(part, header)
+    if value is None or value.isascii():
+        return None
+    pattern = rf'(?is)(?:^|;)\s*{name}\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)'
+    found = re.search(pattern, value)
+    if not found:
+        return None
+    text = email.utils.unquote(found.group(1).strip())
+    return raw_to_text(text, [], hints) if not text.isascii() else text
+
+
+def _filename(part: Message, problems: list[str], hints: list[str]) -> str | None:
+    raw = (
+        _raw_8bit_param(part, "filename", "content-disposition", hints)
+        or _param(part, "filename", "content-disposition")
+        or _raw_8bit_param(part, "name", "content-type", hints)
+        or _param(part, "name", "content-type")
+    )
     if not raw:
         return None
-    name = decode_header_text(raw, problems)
+    name = decode_header_text(raw, problems, hints)
     name = re.split(r"[\\/]", name)[-1].strip().strip(".")  # no directories, no '..'
     return name or None
 
@@ -145,23 +184,74 @@ def _charset_label(part: Message, data: bytes, ctype: str) -> str | None:
     return label
 
 
-_EXTENSIONS = {"application/ms-tnef": ".dat", "message/rfc822": ".eml", "text/plain": ".txt"}
+_EXTENSIONS = {
+    "application/ms-tnef": ".dat",
+    "message/rfc822": ".eml",
+    "text/plain": ".txt",
+    "image/jpg": ".jpg",  # not a registered type, but what many phones send
+    "image/pjpeg": ".jpg",
+    "image/gif": ".gif",
+}
+# Signature parts sign the message; they are not the citizen's files.
+SIGNATURE_TYPES = {
+    "application/pgp-signature": "PGP",
+    "application/pkcs7-signature": "S/MIME",
+    "application/x-pkcs7-signature": "S/MIME",
+}
+SIGNATURE_NAMES = {"signature.asc": "PGP", "smime.p7s": "S/MIME"}
 
 
-def _extension(content_type: str) -> str:
-    return _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ".bin"
+def _extension(content_type: str, data: bytes) -> str:
+    """The extension of what the bytes are (a sniffed kind wins over the label); "" when
+    neither tells: a name without extension is judged by content, a made-up ".bin" never is."""
+    detection = detect(data)
+    if detection.kind is not None and detection.kind in KINDS:
+        return KINDS[detection.kind].extensions[0]
+    if detection.guess is not None:
+        return "." + detection.guess[1]
+    if content_type == "application/octet-stream":
+        return ""
+    return _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+
+
+def _signature_kind(ctype: str, filename: str | None) -> str | None:
+    if ctype in SIGNATURE_TYPES:
+        return SIGNATURE_TYPES[ctype]
+    if filename and ctype in ("application/octet-stream", "text/plain"):
+        return SIGNATURE_NAMES.get(filename.lower())
+    return None
+
+
+@dataclass
+class _Segment:
+    """One text-bearing part in message order: plain text, HTML, or both (alternatives)."""
+
+    text: str | None = None
+    html: str | None = None
 
 
 @dataclass
 class _Body:
     """What one message (or one forwarded message) contributes while we walk its parts."""
 
-    texts: list[str] = field(default_factory=list)
-    htmls: list[str] = field(default_factory=list)
+    segments: list[_Segment] = field(default_factory=list)
     forwarded: list[tuple[str, str]] = field(default_factory=list)  # (text, html) sections
     attachments: list[MailAttachment] = field(default_factory=list)
     bounced_ids: list[str] = field(default_factory=list)
     report_type: str | None = None
+    signed: str | None = None
+    hints: list[str] = field(default_factory=list)  # charsets the message declares elsewhere
+
+    def sub(self) -> _Body:
+        return _Body(hints=self.hints)
+
+    @property
+    def texts(self) -> list[str]:
+        return [s.text for s in self.segments if s.text is not None]
+
+    @property
+    def htmls(self) -> list[str]:
+        return [s.html for s in self.segments if s.html is not None]
 
 
 def _walk(part: Message, body: _Body, problems: list[str], depth: int, in_report: bool) -> None:
@@ -189,6 +279,9 @@ def _walk_part(
         if ctype == "multipart/report":
             body.report_type = (_param(part, "report-type", "content-type") or "").lower()
             in_report = True
+        if ctype == "multipart/signed":
+            protocol = (_param(part, "protocol", "content-type") or "").lower()
+            body.signed = body.signed or SIGNATURE_TYPES.get(protocol)
         if ctype == "multipart/alternative":
             _walk_alternative(children, body, problems, depth, in_report)
         else:
@@ -201,19 +294,24 @@ def _walk_part(
 def _walk_alternative(
     children: list[Message], body: _Body, problems: list[str], depth: int, in_report: bool
 ) -> None:
-    """Plain text from the first alternative that has it, HTML from the last that has it."""
+    """Plain text from the first alternative that has it, HTML from the last that has it: one
+    segment, since both say the same thing."""
     subs = []
     for child in children:
-        sub = _Body()
+        sub = body.sub()
         _walk(child, sub, problems, depth + 1, in_report)
         subs.append(sub)
     plain = next((s for s in subs if "".join(s.texts).strip()), None)
     rich = next((s for s in reversed(subs) if s.htmls), None)
-    if plain is not None:
-        body.texts.extend(plain.texts)
-    if rich is not None:
-        body.htmls.extend(rich.htmls)
+    if plain is not None or rich is not None:
+        body.segments.append(
+            _Segment(
+                "\n\n".join(plain.texts) if plain is not None else None,
+                "\n".join(rich.htmls) if rich is not None else None,
+            )
+        )
     for sub in subs:
+        body.signed = body.signed or sub.signed
         body.forwarded.extend(sub.forwarded)
         body.attachments.extend(sub.attachments)
         body.bounced_ids.extend(sub.bounced_ids)
@@ -221,7 +319,11 @@ def _walk_alternative(
 
 def _leaf(part: Message, ctype: str, body: _Body, problems: list[str], in_report: bool) -> None:
     disposition = _disposition(part)
-    filename = _filename(part, problems)
+    filename = _filename(part, problems, body.hints)
+    signature = _signature_kind(ctype, filename)
+    if signature is not None:
+        body.signed = body.signed or signature
+        return
     data = _part_bytes(part, problems)
     is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     if in_report and ctype == "text/rfc822-headers":
@@ -229,8 +331,10 @@ def _leaf(part: Message, ctype: str, body: _Body, problems: list[str], in_report
         body.bounced_ids.extend(msg_ids(first_value(header_map(headers), "message-id")))
         return
     if is_body:
-        text = decode(data, _charset_label(part, data, ctype), problems)[0]
-        (body.texts if ctype == "text/plain" else body.htmls).append(text)
+        text = decode(data, _charset_label(part, data, ctype), problems, body.hints)[0]
+        body.segments.append(
+            _Segment(text, None) if ctype == "text/plain" else _Segment(None, text)
+        )
         return
     inline = disposition == "inline" or (disposition is None and part.get("content-id") is not None)
     body.attachments.append(MailAttachment(filename or "", ctype, data, inline))
@@ -254,13 +358,13 @@ def _walk_forwarded(
     headers = header_map(inner)
     if in_report:
         body.bounced_ids.extend(msg_ids(first_value(headers, "message-id")))
-    sub = _Body()
+    sub = body.sub()
     _walk(inner, sub, problems, depth + 1, False)
     text, raw_html = _finish_body(sub)
-    senders = addresses(headers.get("from", []), problems)
+    senders = addresses(headers.get("from", []), problems, body.hints)
     name, address = senders[0] if senders else ("", "")
     sender = f"{name} <{address}>" if name else address
-    subject = decode_header_text(first_value(headers, "subject"), problems)
+    subject = decode_header_text(first_value(headers, "subject"), problems, body.hints)
     intro = [FORWARD_MARKER, f"发件人: {sender}", f"主题: {subject}"]
     section_text = "\n".join([*intro, text]).rstrip()
     section_html = (
@@ -280,12 +384,28 @@ def _scan_delivery_status(part: Message, body: _Body) -> None:
                 body.bounced_ids.extend(msg_ids(first_value(header_map(block), name)))
 
 
+def _segment_text(segment: _Segment) -> str:
+    if segment.text is not None and segment.text.strip():
+        return segment.text.strip("\n")
+    return html_to_text(segment.html) if segment.html else ""
+
+
+def _segment_html(segment: _Segment) -> str:
+    if segment.html is not None:
+        return segment.html
+    return (
+        "<pre>" + html.escape(segment.text or "") + "</pre>" if (segment.text or "").strip() else ""
+    )
+
+
 def _finish_body(body: _Body) -> tuple[str, str | None]:
-    """(plain text, raw HTML or None) of one message, forwarded sections appended."""
-    text = "\n\n".join(t.strip("\n") for t in body.texts if t.strip())
-    raw_html = "\n".join(body.htmls) if body.htmls else None
-    if not text.strip() and raw_html:
-        text = html_to_text(raw_html)
+    """(plain text, raw HTML or None) of one message, forwarded sections appended.
+
+    Every text-bearing part counts, in order, in both forms: an HTML part's text is in the
+    plain body and a plain part is in the HTML (as preformatted text)."""
+    text = "\n\n".join(t for t in map(_segment_text, body.segments) if t.strip())
+    has_html = any(s.html is not None for s in body.segments)
+    raw_html = "\n".join(filter(None, map(_segment_html, body.segments))) if has_html else None
     for section_text, section_html in body.forwarded:
         text = f"{text}\n\n{section_text}" if text.strip() else section_text
         if raw_html is not None:
@@ -293,24 +413,36 @@ def _finish_body(body: _Body) -> tuple[str, str | None]:
     return normalise_text(text).strip(), raw_html
 
 
-def _fill_headers(mail: ParsedMail, headers: dict[str, list[str]]) -> None:
+_AUTH_FAILURE = re.compile(r"(?i)\b(dmarc|spf|dkim)\s*=\s*fail\b")
+
+
+def _fill_headers(mail: ParsedMail, headers: dict[str, list[str]], hints: list[str]) -> None:
     problems = mail.problems
-    senders = addresses(headers.get("from", []) or headers.get("sender", []), problems)
+    senders = addresses(headers.get("from", []), problems, hints) or addresses(
+        headers.get("sender", []), problems, hints
+    )
     if senders:
         mail.sender_name = senders[0][0] or None
         mail.sender = senders[0][1]
-    mail.subject = decode_header_text(first_value(headers, "subject"), problems)
+    mail.subject = decode_header_text(first_value(headers, "subject"), problems, hints)
     mail.date = parse_date(first_value(headers, "date"), problems)
     ids = msg_ids(first_value(headers, "message-id"))
     mail.message_id = ids[0] if ids else None
     replied = msg_ids(first_value(headers, "in-reply-to"))
     mail.in_reply_to = replied[0] if replied else None
     mail.references = msg_ids(" ".join(headers.get("references", [])))
-    mail.to = [a for _n, a in addresses(headers.get("to", []) + headers.get("cc", []), problems)]
+    recipients = headers.get("to", []) + headers.get("cc", [])
+    mail.to = [a for _n, a in addresses(recipients, problems, hints)]
     envelope = headers.get("delivered-to", []) + headers.get("x-original-to", [])
-    mail.delivered_to = [a for _n, a in addresses(envelope, problems)]
+    mail.delivered_to = [a for _n, a in addresses(envelope, problems, hints)]
     for name in ("original-message-id", "x-original-message-id"):
         mail.bounced_message_ids.extend(msg_ids(first_value(headers, name)))
+    # Anyone can add a "pass" to their own mail, but a "fail" only hurts its sender: trusted.
+    for result in headers.get("authentication-results", []):
+        failed = _AUTH_FAILURE.search(result)
+        if failed:
+            mail.auth_failure = f"{failed.group(1).lower()}=fail"
+            break
 
 
 def _header_block(raw: bytes, limit: int = 1024 * 1024) -> bytes:
@@ -339,12 +471,19 @@ def _parse(raw: bytes, max_bytes: int, max_parts: int) -> ParsedMail:
     if len(raw) > max_bytes:
         # Headers only, so staff still see who sent it; the body is never decoded.
         head = BytesHeaderParser(policy=email.policy.default).parsebytes(_header_block(raw))
-        _fill_headers(mail, header_map(head))
+        _fill_headers(mail, header_map(head), [])
         mail.quarantine_reason = "too large"
+        return mail
+    raw, repair = repair_header_block(raw)
+    if repair.note:
+        mail.problems.append(repair.note)
+    if repair.unreadable:
+        mail.quarantine_reason = repair.unreadable
         return mail
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     headers = header_map(msg)
-    _fill_headers(mail, headers)
+    hints = declared_charsets(raw)
+    _fill_headers(mail, headers, hints)
     leaves = 0
     for part in msg.walk():
         if not part.is_multipart():
@@ -352,14 +491,16 @@ def _parse(raw: bytes, max_bytes: int, max_parts: int) -> ParsedMail:
             if leaves > max_parts:
                 mail.quarantine_reason = "too many parts"
                 return mail
-    body = _Body()
+    body = _Body(hints=hints)
     _walk(msg, body, mail.problems, 0, False)
     text, raw_html = _finish_body(body)
     mail.text = text
     mail.html = clean_html(raw_html) if raw_html is not None else None
+    mail.signed = body.signed
     for number, attachment in enumerate(body.attachments, start=1):
         if not attachment.filename:
-            attachment.filename = f"attachment-{number}{_extension(attachment.content_type)}"
+            extension = _extension(attachment.content_type, attachment.data)
+            attachment.filename = f"attachment-{number}{extension}"
     mail.attachments = body.attachments
     report = None
     if body.report_type is not None:

@@ -20,19 +20,19 @@ from sqlalchemy import ColumnElement, select
 
 from portal import audit
 from portal.extensions import db
-from portal.intake import attachments as files
 from portal.intake.mail.models import MailMessage
 from portal.intake.mail.parse import parse_message
 from portal.intake.mail.store import (
     InboundMail,
     IngestOutcome,
     body_text,
+    filter_files,
     one_line,
     record_mail,
     route_mail,
 )
 from portal.intake.models import Submission
-from portal.intake.service import DuplicateSubmission, IncomingFile, SubmissionRejected
+from portal.intake.service import DuplicateSubmission, SubmissionRejected
 
 
 def spool_folder() -> Path:
@@ -83,26 +83,6 @@ def quarantined(
     return list(db.session.scalars(query.order_by(MailMessage.id.desc()).limit(limit)))
 
 
-def _accepted_attachments(mail: InboundMail) -> tuple[list[IncomingFile], list[str]]:
-    """The attachments the intake rules accept one by one, within the limits; the rest named."""
-    limits = files.Limits.from_config(current_app.config)
-    kept: list[IncomingFile] = []
-    refused: list[str] = []
-    total = 0
-    for item in mail.files():
-        try:
-            files.check_files([item], limits)
-        except files.AttachmentRefused:
-            refused.append(item.filename)
-            continue
-        if len(kept) >= limits.max_files or total + len(item.data) > limits.max_total_bytes:
-            refused.append(item.filename)
-            continue
-        kept.append(item)
-        total += len(item.data)
-    return kept, refused
-
-
 def release(row: MailMessage, *, actor: str) -> IngestOutcome:
     """Record a quarantined message with status held, leaving refused files in the raw mail.
 
@@ -120,7 +100,8 @@ def release(row: MailMessage, *, actor: str) -> IngestOutcome:
         office_id=row.office_id,
     )
     route = route_mail(mail)
-    kept, refused = _accepted_attachments(mail)
+    kept, refused_files = filter_files(mail)
+    refused = [r.filename for r in refused_files]
     note = f"隔离邮件由工作人员放行（原因：{row.reason or '未知'}）"
     if refused:
         note += "；未接收的附件保留在原始邮件中：" + "、".join(refused)
@@ -152,6 +133,7 @@ def release(row: MailMessage, *, actor: str) -> IngestOutcome:
                 route=route,
                 status="held",
                 hold_reason=note,
+                details=mail.mail_details(refused_files),
                 before_commit=lambda submission: mark_released(
                     submission.code, submission.id, submission.office_id
                 ),

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.intake.mail.models import MailMessage, Outcome
+from portal.intake import attachments as attachment_rules
+from portal.intake.mail.models import MailMessage, Outcome, is_sealed, open_raw, seal_raw
 from portal.intake.mail.parse import ParsedMail
 from portal.intake.mail.routing import OfficeRef, Route, route_message
 from portal.intake.models import Submission
@@ -109,6 +110,53 @@ class InboundMail:
     def files(self) -> list[IncomingFile]:
         return [IncomingFile(a.filename, a.data, a.content_type) for a in self.parsed.attachments]
 
+    def mail_details(self, refused: Sequence[RefusedFile]) -> dict[str, Any]:
+        """What staff read about the mail itself on the submission: signed, files set aside."""
+        details: dict[str, Any] = {}
+        if self.parsed.signed:
+            details["mail_signed"] = self.parsed.signed
+        if refused:
+            details["refused_attachments"] = [
+                {"filename": r.filename, "reason": r.reason} for r in refused
+            ]
+        return details
+
+
+# What a refused file's bytes are that makes its whole message wait for staff: executable or
+# hidden content is a reason to look at the message before anyone opens it.
+DANGEROUS_KINDS = frozenset({"exe", "elf", "macho", "script", "macro"})
+
+
+@dataclass(frozen=True)
+class RefusedFile:
+    filename: str
+    reason: str  # the attachment rules' sentence naming the file (zh-CN)
+    dangerous: bool
+
+
+def filter_files(mail: InboundMail) -> tuple[list[IncomingFile], list[RefusedFile]]:
+    """The one per-file filter of mail attachments (ingest and staff release): the files the
+    intake rules accept one by one within the limits, and the others with their reason."""
+    limits = attachment_rules.Limits.from_config(current_app.config)
+    kept: list[IncomingFile] = []
+    refused: list[RefusedFile] = []
+    total = 0
+    for index, item in enumerate(mail.files(), start=1):
+        try:
+            attachment_rules.check_file(item, index, limits)
+        except attachment_rules.AttachmentRefused as exc:
+            detection = attachment_rules.detect(item.data)
+            dangerous = detection.refused in DANGEROUS_KINDS or detection.problem == "polyglot"
+            refused.append(RefusedFile(item.filename, exc.message, dangerous))
+            continue
+        if len(kept) >= limits.max_files or total + len(item.data) > limits.max_total_bytes:
+            reason = f"文件“{item.filename}”超出附件数量或总大小的上限，未接收。"
+            refused.append(RefusedFile(item.filename, reason, False))
+            continue
+        kept.append(item)
+        total += len(item.data)
+    return kept, refused
+
 
 def mail_row(
     mail: InboundMail,
@@ -122,7 +170,7 @@ def mail_row(
         message_id=mail.message_id,
         dedupe_key=mail.dedupe_key,
         sha256=mail.sha256,
-        raw=zlib.compress(mail.raw, 6),
+        raw=seal_raw(mail.raw),
         size=len(mail.raw),
         source=mail.source[:20],
         outcome=outcome.kind,
@@ -136,6 +184,29 @@ def mail_row(
         received_at=mail.received_at or datetime.now(UTC),
         release_state="pending" if outcome.kind == "quarantined" else "none",
     )
+
+
+def seal_old_rows(batch: int = 200) -> int:
+    """Encrypt the raw mail of rows stored before encryption (zlib alone), a batch per commit;
+    returns how many. Rows read either way, so this can run at any time, more than once."""
+    sealed, after = 0, 0
+    while True:
+        rows = list(
+            db.session.scalars(
+                select(MailMessage)
+                .where(MailMessage.id > after, MailMessage.raw.is_not(None))
+                .order_by(MailMessage.id)
+                .limit(batch)
+            )
+        )
+        if not rows:
+            return sealed
+        for row in rows:
+            if row.raw is not None and not is_sealed(row.raw):
+                row.raw = seal_raw(open_raw(row.raw))
+                sealed += 1
+        after = rows[-1].id
+        db.session.commit()
 
 
 def store(mail: InboundMail, outcome: IngestOutcome, office_id: int | None = None) -> IngestOutcome:
@@ -213,6 +284,7 @@ def record_mail(
     route: Route,
     status: str = "received",
     hold_reason: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Receipt:
     """The message as an email submission of ``route``'s office (unrouted when it has none)
     through the one door; ``before_commit`` keeps the mail's own record in the same
@@ -234,7 +306,7 @@ def record_mail(
             sender_email=sender,
             message_id=mail.message_id,
             dedupe_key=mail.hash_key,
-            channel_details=route.channel_details(),
+            channel_details={**(route.channel_details() or {}), **(details or {})} or None,
             actor=actor,
         ),
         before_commit=before_commit,

@@ -22,10 +22,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal import audit, site
 from portal.extensions import db
+from portal.intake.follow_ups import held_follow_ups, review_follow_up
 from portal.intake.mail.models import MailMessage
 from portal.intake.mail.parse import parse_message
 from portal.intake.mail.quarantine import delete as delete_message
 from portal.intake.mail.quarantine import quarantined, release
+from portal.intake.models import FollowUp, Submission
 from portal.personal_data import mask_email
 from portal.staff.auth import roles_required
 from portal.staff.scope import office_clause, require_office
@@ -117,3 +119,30 @@ def quarantine_delete(message_id: int) -> BaseResponse:
     delete_message(row, actor=audit.current_actor())
     flash(_("隔离邮件已删除。"), "success")
     return redirect(url_for(".quarantine_list"))
+
+
+# --- mailed follow-ups from another address, waiting for staff ------------------------------
+
+
+@bp.get("/follow-ups")
+@roles_required(*ROLES)
+def follow_ups_held() -> str:
+    rows = held_follow_ups(scope=office_clause(Submission.office_id, *_reading_roles()))
+    return render_template(
+        "intake/mail_follow_ups.html", rows=rows, may_handle=current_user.role != "supervisor"
+    )
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/<any(accept, reject):decision>")
+@roles_required(*ROLES)
+def follow_up_review(follow_up_id: int, decision: str) -> BaseResponse:
+    follow_up = db.session.get(FollowUp, follow_up_id)
+    if follow_up is None or follow_up.review_state != "held":
+        abort(404)
+    require_office(follow_up.submission.office_id, "triager")
+    review_follow_up(follow_up, accept=decision == "accept", actor=audit.current_actor())
+    if decision == "accept":
+        flash(_("已确认为反映人本人的补充，反映人可在查询页面看到。"), "success")
+    else:
+        flash(_("已确认不是反映人本人的补充：仅工作人员可见。"), "success")
+    return redirect(url_for(".follow_ups_held"))

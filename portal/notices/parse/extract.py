@@ -8,6 +8,7 @@ import re
 from portal.notices.parse.docx_text import docx_text, is_docx
 from portal.notices.parse.html_text import html_text
 from portal.notices.parse.pdf_text import PdfTextError, pdf_text
+from portal.textfiles import decode_text_file
 
 _HTML_START = re.compile(
     rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta)", re.I | re.S
@@ -16,17 +17,6 @@ _HTML_START = re.compile(
 
 class NoticeFormatError(ValueError):
     """The upload is not a notice the portal can read; the message tells the editor why."""
-
-
-def decode_text(data: bytes) -> str:
-    """A .txt notice: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (a superset of
-    GBK and GB2312); a stray byte becomes U+FFFD rather than refusing the file."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("gb18030", errors="replace")
 
 
 def file_kind(data: bytes, filename: str = "", content_type: str | None = None) -> str:
@@ -73,4 +63,4 @@ def extract_text(data: bytes, filename: str = "", content_type: str | None = Non
             raise NoticeFormatError(f"无法读取Word文件：{type(exc).__name__}") from exc
     if kind == "html":
         return html_text(data, content_type)
-    return decode_text(data)
+    return decode_text_file(data)

@@ -93,6 +93,33 @@ def _first_walk(text: str) -> list[tuple[int, int]]:
     return min(walks, key=lambda found: found[0][0]) if walks else []
 
 
+# A status written as the last sentence of the finding's text rather than as a marker:
+# "…。目前已整改完成。", "…。该项整改持续推进中。". The sentence stays in the published wording;
+# the finding's status is read from it. Only a short sentence that is nothing but the status
+# counts, so "已完成排查，正在整改3处" is never read as a status.
+_CLOSING_STATUS_RE = re.compile(
+    r"(?:^|[。；;！!])\s*(?:目前|现|现已|截至目前|该项(?:问题)?(?:整改)?|此项(?:整改)?|本项(?:整改)?|"
+    r"该问题)?\s*[，,]?\s*(?P<status>已整改完成|已整改到位|已完成整改|已完成|已整改|整改完成|"
+    r"基本完成整改|基本完成|正在持续推进|持续推进|持续整改|正在整改|整改中|正在推进|长期坚持)"
+    r"(?:中|到位)?\s*[。.]?\s*$"
+)
+_CLOSING_STATUS_NAMES = {
+    "已整改完成": "已完成",
+    "已整改到位": "已完成",
+    "整改完成": "已完成",
+    "正在持续推进": "持续推进",
+}
+
+
+def closing_status(text: str) -> str | None:
+    """The status a finding's text states in its last sentence, or None."""
+    found = _CLOSING_STATUS_RE.search(text.strip(WHITESPACE + "\n"))
+    if found is None:
+        return None
+    status = found.group("status")
+    return _CLOSING_STATUS_NAMES.get(status, status)
+
+
 def _measure_text(text: str) -> str:
     text = text.strip(WHITESPACE + "\n")
     if text.endswith(("；", ";")):
@@ -211,6 +238,8 @@ def read_finding(draft: FindingDraft, number_: int, warnings: list[ParseWarning]
         warnings.append(
             ParseWarning(draft.line, f"第{draft.line}行：问题{number_}没有整改措施内容")
         )
+    if own is None and measures and not any(m.status for m in measures):
+        own = closing_status(measures[-1].text)
     status, measures = _finding_status(own, measures, draft.line, number_, warnings)
     return Finding(
         number_, title, measures, status, draft.line, label=draft.label, description=description

@@ -24,6 +24,10 @@ _CARRIES = {
 }
 
 
+# Share of characters two versions of one line keep in common to count as the same line.
+_REWORDED = 0.6
+
+
 def check_roles(roles: Mapping[int, str]) -> None:
     for line, role in roles.items():
         if role not in ROLES:
@@ -55,18 +59,25 @@ def apply_roles(lines: list[Line], guessed: list[str], given: Mapping[int, str])
 
 def carry_over(old_text: str, roles: Mapping[int, str], new_text: str) -> dict[int, str]:
     """The roles given to `old_text`, moved to the same lines of `new_text` (a later revision):
-    lines kept word for word keep their role; changed or new lines get none (guessed again)."""
+    lines kept word for word keep their role, and so does a line reworded in place (mostly the
+    same text where one line replaced one line, e.g. a finding whose measure was updated); new
+    lines and lines rewritten beyond recognition get none (guessed again)."""
     old = normalise_lines(old_text)
     new = normalise_lines(new_text)
     matcher = difflib.SequenceMatcher(
         a=[line.text for line in old], b=[line.text for line in new], autojunk=False
     )
     moved: dict[int, str] = {}
-    for tag, a_start, a_end, b_start, _ in matcher.get_opcodes():
-        if tag != "equal":
+    for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
+        if tag not in ("equal", "replace") or a_end - a_start != b_end - b_start:
             continue
         for offset in range(a_end - a_start):
-            role = roles.get(old[a_start + offset].no)
-            if role is not None:
-                moved[new[b_start + offset].no] = role
+            before, after = old[a_start + offset], new[b_start + offset]
+            role = roles.get(before.no)
+            if role is not None and (tag == "equal" or _reworded(before.text, after.text)):
+                moved[after.no] = role
     return moved
+
+
+def _reworded(before: str, after: str) -> bool:
+    return difflib.SequenceMatcher(a=before, b=after, autojunk=False).ratio() >= _REWORDED
