@@ -73,3 +73,9 @@ def post_worker_init(worker: Any) -> None:
         warn_if_limits_per_worker(worker.wsgi, worker.cfg.workers)
     # Here rather than in wsgi.py: whether a proxy is trusted is a deployment decision.
     worker.wsgi = trust_proxy(worker.wsgi, forwarded_allow_ips)
+    # A sync worker heartbeats only between requests: a long streamed download (the ledger of
+    # a large office) tells the arbiter it is alive, chunk by chunk, instead of being killed.
+    from portal.progress import set_keepalive
+
+    if callable(getattr(worker, "notify", None)):
+        set_keepalive(worker.notify)

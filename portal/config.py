@@ -33,6 +33,9 @@ class Defaults:
     UPLOAD_MAX_FILES = 5
     UPLOAD_MAX_FILE_BYTES = 10 * 1024 * 1024
     UPLOAD_MAX_TOTAL_BYTES = 25 * 1024 * 1024
+    # A feedback form POST over MAX_CONTENT_LENGTH but under this is still read (its files
+    # thrown away unread) so the form comes back with the citizen's text; above it: a bare 413.
+    FEEDBACK_OVERSIZE_READ_BYTES = 64 * 1024 * 1024
     # Pixels of one picture (all frames of an animation), read from its header before decoding.
     UPLOAD_MAX_IMAGE_PIXELS = 24_000_000
     # Where attachments live; None means instance/uploads. Several hosts: one shared directory.
@@ -52,6 +55,8 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_SUBMIT = "5/minute;30/day"
     RATELIMIT_TRACK = "10/minute;100/day"
+    # "Mail me a new password" on the receipt page, per client address.
+    RATELIMIT_SECRET_MAIL = "3/hour;10/day"  # noqa: S105 - a rate, not a secret
     RATELIMIT_LOGIN = "10/minute;100/hour"
 
     # Outbound mail, always through the outbox.
@@ -98,10 +103,19 @@ class Defaults:
     OFFICE_ADDRESS = ""
     OFFICE_POSTCODE = ""
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    # Posters and mail with a link to PUBLIC_BASE_URL are refused while it is a loopback
+    # address (127.0.0.1, localhost). None: refused except in development and tests.
+    REFUSE_LOOPBACK_LINKS: bool | None = None
 
     # Deadlines in Chinese working days.
     ACK_WITHIN_WORKDAYS = 3
     REPLY_WITHIN_WORKDAYS = 15
+    # Case loop (#17): remind the assignee this many working days before the reply deadline;
+    # an unsatisfied rating gives the supervisor this many working days; a signed rating or
+    # "not me" link in a mail stays valid this many days.
+    REMINDER_WORKDAYS = 2
+    ESCALATION_WORKDAYS = 5
+    CASE_LINK_DAYS = 90
     # The State Council's schedule for a year chinese-calendar does not know yet (ISO dates).
     EXTRA_HOLIDAYS: tuple[str, ...] = ()
     EXTRA_WORKDAYS: tuple[str, ...] = ()

@@ -33,6 +33,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header
 
+from portal import labels
 from portal.extensions import db
 from portal.workdays import to_local
 
@@ -54,10 +55,25 @@ PERMISSIONS_POLICY = (
 )
 
 
-def choose_lang(query_lang: str | None, accept_language: str | None) -> str:
-    """'en' or 'zh': ?lang= first, then Accept-Language, Chinese by default."""
-    if query_lang in ("en", "zh", "zh_CN", "zh-CN"):
-        return "en" if query_lang == "en" else "zh"
+LANG_COOKIE = "lang"  # the reader's choice (?lang= or the switch), remembered for a year
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+_LANG_VALUES = ("en", "zh", "zh_CN", "zh-CN")
+
+
+def _known_lang(value: str | None) -> str | None:
+    if value in _LANG_VALUES:
+        return "en" if value == "en" else "zh"
+    return None
+
+
+def choose_lang(
+    query_lang: str | None, accept_language: str | None, cookie_lang: str | None = None
+) -> str:
+    """'en' or 'zh': ?lang= first, then the remembered choice (cookie), then Accept-Language,
+    Chinese by default."""
+    chosen = _known_lang(query_lang) or _known_lang(cookie_lang)
+    if chosen:
+        return chosen
     if not accept_language:
         return "zh"
     accept = parse_accept_header(accept_language, LanguageAccept)
@@ -68,9 +84,30 @@ def request_lang() -> str:
     """The language of this request, computed once (cheap: cached pages key on it)."""
     lang = g.get("portal_lang")
     if lang is None:
-        lang = choose_lang(request.args.get("lang"), request.headers.get("Accept-Language"))
+        lang = choose_lang(
+            request.args.get("lang"),
+            request.headers.get("Accept-Language"),
+            request.cookies.get(LANG_COOKIE),
+        )
         g.portal_lang = lang
     return lang
+
+
+@bp.after_app_request
+def remember_lang(response: Response) -> Response:
+    """?lang= (the language switch) sets the cookie, so the form, its errors, the receipt and
+    /track stay in the language the reader chose."""
+    chosen = _known_lang(request.args.get("lang"))
+    if chosen and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(
+            LANG_COOKIE,
+            chosen,
+            max_age=LANG_COOKIE_MAX_AGE,
+            secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def select_locale() -> str:
@@ -120,11 +157,17 @@ def security_headers(response: Response) -> Response:
     ):
         if key.lower() not in present:
             headers[key] = value
+    # The language comes from Accept-Language or the remembered choice (the lang cookie).
     vary = headers.get("Vary")
     if not vary:
-        headers["Vary"] = "Accept-Language"
-    elif "accept-language" not in vary.lower():
-        headers["Vary"] = vary + ", Accept-Language"
+        headers["Vary"] = "Accept-Language, Cookie"
+    else:
+        lowered = vary.lower()
+        if "accept-language" not in lowered:
+            vary += ", Accept-Language"
+        if "cookie" not in lowered:
+            vary += ", Cookie"
+        headers["Vary"] = vary
     return response
 
 
@@ -169,6 +212,11 @@ def _upload_too_large() -> str:
         file_mb=_megabytes(per_file),
         total_mb=_megabytes(total),
     )
+
+
+def upload_too_large_message() -> str:
+    """What a citizen reads when the upload is over the limits (the form shows it too)."""
+    return _upload_too_large()
 
 
 def render_error(code: int, message: str | None = None) -> tuple[str, int]:
@@ -279,11 +327,18 @@ def init_app(app: Flask) -> None:
     # Times and dates as people read them, in Asia/Shanghai, for every feature's templates.
     app.jinja_env.globals["datetime_text"] = datetime_text
     app.jinja_env.globals["date_text"] = date_text
+    # One clock and one format for every time shown (labels.when / labels.day), and audit
+    # actions in words.
+    app.jinja_env.filters["when"] = labels.when
+    app.jinja_env.filters["day"] = labels.day
+    app.jinja_env.filters["action_label"] = labels.action_label
 
 
 def datetime_text(moment: datetime) -> str:
     """A moment as the reader reads it, in Asia/Shanghai (2024年2月2日 14:05)."""
     local = to_local(moment)
+    if _english():
+        return f"{date_text(local.date())} {local:%H:%M}"
     return _(
         "%(year)s年%(month)s月%(day)s日%(time)s",
         year=local.year,
@@ -293,7 +348,19 @@ def datetime_text(moment: datetime) -> str:
     )
 
 
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _english() -> bool:
+    from flask_babel import get_locale
+
+    return has_request_context() and str(get_locale()).startswith("en")
+
+
 def date_text(day: date) -> str:
+    """A day as the reader writes it: 2024年2月2日, or 2 Feb 2024 in English."""
+    if _english():  # month names are not a catalogue string: the order and the name both differ
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
     return _("%(year)s年%(month)s月%(day)s日", year=day.year, month=day.month, day=day.day)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from portal import audit
 from portal.extensions import db as _db
+from portal.labels import action_label
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=20),
@@ -167,10 +168,13 @@ def test_admin_lists_events_with_filters(app: Flask, staff_login: Any) -> None:
     admin = staff_login("admin")
     write_events(app, 3, prefix="notice")
     page = admin.get("/staff/audit/").get_data(as_text=True)
-    assert "login.success" in page and "notice.event" in page
+    assert 'title="login.success"' in page and 'title="notice.event"' in page
+    # In words for the reader; the code stays in the title for searching by it.
+    assert f'title="login.success">{action_label("login.success")}</td>' in page
+    assert '<td class="event-action">login.success' not in page
     filtered = admin.get("/staff/audit/?action=login.").get_data(as_text=True)
-    assert "login.success" in filtered
-    assert '<td class="event-action">notice.event' not in filtered
+    assert 'title="login.success"' in filtered
+    assert 'title="notice.event"' not in filtered
     by_object = admin.get("/staff/audit/?object_type=thing&object_id=2").get_data(as_text=True)
     assert by_object.count('<tr class="event">') == 1
     verified = admin.get("/staff/audit/verify").get_data(as_text=True)

@@ -165,3 +165,48 @@ def test_digest_rejects_a_bad_date(runner: Any) -> None:
 def test_calendar_config_is_read_from_the_app(app: Flask, days: int) -> None:
     calendar = WorkCalendar.from_config(app.config)
     assert calendar.add_workdays(date(2024, 9, 30), days) > date(2024, 10, 7)
+
+
+# --- the case loop (#17): paused clock, reminders, raised cases ------------------------------
+
+
+def test_a_waiting_case_is_never_overdue() -> None:
+    today = date(2024, 10, 14)
+    assert deadline_state("waiting", date(2024, 10, 11), today, CAL) is None
+    assert deadline_state("follow_up", date(2024, 10, 11), today, CAL) == "overdue"
+    assert deadline_state("reopened", date(2024, 10, 15), today, CAL) == "due_soon"
+
+
+def test_digest_reminds_reminder_workdays_ahead_lists_raised_and_due_today(
+    app: Flask, make_user: Any
+) -> None:
+    from portal.intake.models import Submission
+    from portal.outbox.models import OutboxMessage
+    from portal.triage.deadlines import send_digests
+    from portal.triage.workflow import change_status
+
+    app.config["REMINDER_WORKDAYS"] = 4
+    alice = make_user("triager")
+    today = date(2024, 10, 14)  # Monday
+    now = datetime.now(UTC)
+    with app.app_context():
+        ids = [_record(f"第{n}封来信，内容各不相同。", now) for n in range(3)]
+        for sid in ids:
+            _assign(sid, alice.id)
+        rows = [db.session.get(Submission, sid) for sid in ids]
+        rows[0].reply_due_on = date(2024, 10, 18)  # Friday: 4 working days ahead
+        rows[1].reply_due_on = today  # the last day
+        rows[2].reply_due_on = date(2024, 11, 29)
+        change_status(rows[2], "replied", actor="test")
+        change_status(rows[2], "follow_up", actor="submitter")
+        codes = [r.code for r in rows]
+        db.session.commit()
+        send_digests(today)
+        mails = db.session.scalars(db.select(OutboxMessage)).all()
+        text = next(m.text for m in mails if m.to == alice.email)
+    soon = text.split("【即将到期】")[1].split("【")[0]
+    assert codes[0] in soon and codes[1] in soon  # with 2 working days, Friday would be "open"
+    assert codes[1] in text.split("【今天到期】")[1]
+    raised = text.split("【群众再次提出（新追问 / 不满意重办）】")[1].split("【")[0]
+    assert codes[2] in raised and "新追问" in raised
+    assert codes[0] not in raised

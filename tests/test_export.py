@@ -138,7 +138,7 @@ def test_date_filters_use_local_days(dataset: Dataset, runner: Any) -> None:
 
 
 def _summary(book: Any) -> dict[int | None, tuple[Any, ...]]:
-    sheet = book["汇总"]
+    sheet = book["按问题汇总"]
     out = {}
     for row in sheet.iter_rows(min_row=2, values_only=True):
         number, _title, received, replied, overdue, median = row[:6]
@@ -153,14 +153,14 @@ def test_xlsx_summary_matches_hand_computed_figures(
     target = tmp_path / "ledger.xlsx"
     _export(runner, "--format", "xlsx", "--output", str(target))
     book = openpyxl.load_workbook(target, read_only=True)
-    assert book.sheetnames == ["汇总", "台账"]
+    assert book.sheetnames == ["台账", "按问题汇总", "按渠道汇总"]
     assert _summary(book) == EXPECTED_SUMMARY
 
     rows = list(book["台账"].iter_rows(values_only=True))
     header, body = rows[0], rows[1:]
-    assert [r[0] for r in body] == list(dataset.codes.values())
+    assert [r[1] for r in body] == list(dataset.codes.values())
     col = {name: header.index(name) for name in ("状态", "收到时间", "答复用时（天）", "状态记录")}
-    by_code = {r[0]: r for r in body}
+    by_code = {r[1]: r for r in body}
     d_row = by_code[dataset.codes["D"]]
     assert d_row[col["答复用时（天）"]] == 1
     assert d_row[col["收到时间"]] == datetime(2024, 3, 4, 1, 0)  # local time
@@ -237,12 +237,12 @@ def test_xlsx_has_an_office_column_and_the_summary_of_that_office(
     assert result.exit_code == 0
     book = openpyxl.load_workbook(io.BytesIO(result.stdout_bytes), read_only=True)
     rows = list(book["台账"].iter_rows(values_only=True))
-    assert rows[0][:3] == ("回执编号", "单位", "公示")
-    assert [(r[0], r[1]) for r in rows[1:]] == [
+    office = rows[0].index("单位")
+    assert [(r[1], r[office]) for r in rows[1:]] == [
         (two_offices.codes["b1"], "乙单位"),
         (two_offices.codes["b2"], "乙单位"),
     ]
-    titles = [r[1] for r in book["汇总"].iter_rows(min_row=2, values_only=True)]
+    titles = [r[1] for r in book["按问题汇总"].iter_rows(min_row=2, values_only=True)]
     assert B_FINDING in titles
     assert "执行议事规则不严格" not in titles  # A's finding 3: not B's summary
 
@@ -262,7 +262,7 @@ def test_ledger_download_holds_the_readers_offices_only(
         response = ledger_post(client, query)
         assert response.status_code == 200
         book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
-        return {r[0] for r in book["台账"].iter_rows(min_row=2, values_only=True)}
+        return {r[1] for r in book["台账"].iter_rows(min_row=2, values_only=True)}
 
     a_codes = {codes[n] for n in ("a1", "a2", "a3", "a4", "a5", "a6")}
     b_codes = {codes["b1"], codes["b2"]}

@@ -283,5 +283,8 @@ def test_staff_pages_in_english_show_no_chinese_outside_the_notice(
         # The finding statuses are the notice's own vocabulary (its text says “（已完成）”).
         leftover = set(chinese_in(english.get_data(as_text=True))) - set(FINDING_STATUSES)
         assert leftover == set(), url
-        chinese = staff.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+        # The choice sticks (a cookie) over the browser's languages until switched back.
+        kept = staff.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+        assert "后台" not in kept, url
+        chinese = staff.get(url + "?lang=zh").get_data(as_text=True)
         assert "后台" in chinese, url

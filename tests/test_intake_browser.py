@@ -24,6 +24,10 @@ def test_phone_user_submits_and_sees_the_receipt(
     page.fill("#body", BODY)
     assert re.search(r"已输入 \d+ / 5000 字", page.inner_text("#body-counter"))
     assert page.is_checked("#finding-13"), "the finding the citizen came from is preselected"
+    assert (
+        page.locator("#finding-13").bounding_box()["y"] < page.locator("#body").bounding_box()["y"]
+    ), "and shown first, above the text box (issue #17)"
+    page.locator("#findings summary").click()  # the other findings: folded away until asked
     page.check("#finding-2")
     page.check("#anonymous")
     page.set_input_files(

@@ -48,7 +48,7 @@ def test_a_triager_of_two_offices_logs_a_call_for_the_chosen_one(
     assert page.input_value("#office") == str(two_offices.b)  # the form follows the switch
 
     page.check("#channel-phone")
-    page.fill("#received_on", "2024-03-06")
+    page.fill("#called_at", "2024-03-06T15:30")  # a call needs its time only, not a date too
     page.fill("#body", "来电反映卫生院药品价格偏高，希望公开采购明细。")
     assert browser_page.axe_violations() == [], dump(browser_page.axe_violations())
     assert fits(browser_page)

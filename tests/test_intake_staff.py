@@ -24,7 +24,7 @@ from portal.extensions import db as _db
 from portal.intake.models import Submission
 from portal.intake.sanitize import normalise_text
 from portal.notices.models import Notice
-from portal.workdays import local_today
+from portal.workdays import as_utc, local_today
 from tests.conftest import csrf_token_from, form_post
 from tests.fixtures.intake import gen_csv, gen_image, gen_pdf, gen_sheet
 
@@ -192,6 +192,93 @@ def test_visit_records_who_received_it(triager: FlaskClient, app: Flask) -> None
     assert submission.channel == "visit" and submission.anonymous
     assert submission.channel_details["received_by"] == "李四"
     assert submission.contact_name is None
+
+
+def test_yesterdays_call_is_logged_with_its_time_alone(triager: FlaskClient, app: Flask) -> None:
+    """One date, not two that must agree: the call's time dates it, whatever the (prefilled)
+    received date says."""
+    yesterday = local_today() - timedelta(days=1)
+    data = {"channel": "phone", "anonymous": "y", "body": "昨天下午来电反映路灯问题。",
+            "called_at": f"{yesterday.isoformat()}T15:30"}  # fmt: skip
+    assert post_new(triager, data).status_code == 303
+    called = load(app, receipt(triager)[0])
+    assert as_utc(called.received_at).astimezone(SH) == datetime.combine(
+        yesterday, datetime.min.time().replace(hour=15, minute=30), tzinfo=SH
+    )
+    # The form prefills today's date; it no longer has to be changed to match the call.
+    data["received_on"] = local_today().isoformat()
+    assert post_new(triager, data).status_code == 303
+    again = load(app, receipt(triager)[0])
+    assert again.received_at == called.received_at
+
+
+def test_a_call_without_its_time_needs_the_day(triager: FlaskClient, app: Flask) -> None:
+    data = {"channel": "phone", "anonymous": "y", "body": "来电反映路灯问题。"}
+    response = post_new(triager, data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "请填写来电时间（或来电日期）。" in html.split('id="called_at-error"')[1][:80]
+    assert post_new(triager, {**data, "received_on": "2024-02-20"}).status_code == 303
+    submission = load(app, receipt(triager)[0])
+    assert as_utc(submission.received_at).astimezone(SH).date() == date(2024, 2, 20)
+
+
+def test_fields_of_other_channels_are_ignored_not_refused(triager: FlaskClient, app: Flask) -> None:
+    """Without script every field shows: a receptionist's name left in (it is prefilled) or a
+    call's half-typed time must neither block a letter nor be recorded with it."""
+    data = letter_data(received_by="李四", duration_min="八分钟", called_at="2024-03-05T25:00",
+                       line="0769-22366196")  # fmt: skip
+    assert post_new(triager, data).status_code == 303
+    details = load(app, receipt(triager)[0]).channel_details
+    assert details is not None
+    assert not {"received_by", "duration_min", "called_at", "number"} & set(details)
+    visit = {"channel": "visit", "received_on": "2024-02-20", "anonymous": "y",
+             "body": "来访反映情况。", "received_by": "李四",
+             "postmarked_on": "2024-03-09"}  # fmt: skip
+    assert post_new(triager, visit).status_code == 303, "a postmark after the visit is ignored"
+    submission = load(app, receipt(triager)[0])
+    assert submission.postmarked_on is None
+    assert submission.channel_details["received_by"] == "李四"
+
+
+@pytest.mark.parametrize(
+    ("channel", "message"),
+    [("visit", "请填写来访日期。"), ("box", "请填写开箱日期。"), ("letter", "请填写收到日期。")],
+)
+def test_each_channel_asks_for_its_own_date(
+    triager: FlaskClient, app: Flask, channel: str, message: str
+) -> None:
+    data = {"channel": channel, "anonymous": "y", "body": "意见内容。"}
+    response = post_new(triager, data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert count(app) == 0
+
+
+def test_letter_date_and_box_opening_day_are_kept(triager: FlaskClient, app: Flask) -> None:
+    assert post_new(triager, letter_data(letter_dated_on="2024-02-28")).status_code == 303
+    details = load(app, receipt(triager)[0]).channel_details
+    assert details["letter_dated_on"] == "2024-02-28"
+    late = post_new(triager, letter_data(letter_dated_on="2024-03-07"))
+    assert late.status_code == 422 and "落款日期不能晚于收到日期。" in late.get_data(True)
+    box = {"channel": "box", "received_on": "2024-02-26", "anonymous": "y", "body": "投箱意见。"}
+    assert post_new(triager, box).status_code == 303
+    assert load(app, receipt(triager)[0]).channel_details["opened_on"] == "2024-02-26"
+
+
+def test_each_channels_fields_are_marked_for_the_script(triager: FlaskClient) -> None:
+    html = triager.get(NEW).get_data(as_text=True)
+    sections = dict(re.findall(r'<fieldset data-channels="(\w+)">(.*?)</fieldset>', html, re.S))
+    assert set(sections) == {"letter", "phone", "visit"}
+    assert 'name="received_by"' in sections["visit"]
+    assert (
+        'name="postmarked_on"' in sections["letter"]
+        and 'name="letter_dated_on"' in sections["letter"]
+    )
+    assert 'name="called_at"' in sections["phone"] and 'name="duration_min"' in sections["phone"]
+    # Without script the hints say which channel each part is for.
+    assert "（仅来访填写）" in sections["visit"] and "（仅来电填写）" in sections["phone"]
+    assert "js/staff-intake.js" in html and "<script>" not in html
 
 
 @pytest.mark.parametrize(

@@ -98,3 +98,60 @@ def test_triager_logs_a_letter_with_scans_and_prints_the_reply(
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1, "the reply fits one A4 page"
     assert browser_page.console_errors == [], browser_page.console_errors
     assert browser_page.failed_requests == [], browser_page.failed_requests
+
+
+SIZES = [{"width": 1366, "height": 900}, {"width": 375, "height": 812}]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["desktop", "phone"])
+def test_only_the_chosen_channels_fields_show_and_yesterdays_call_needs_one_date(
+    app: Flask,
+    live_server: str,
+    browser_page: PageProbe,
+    make_user: Any,
+    published_notice: str,
+    size: dict[str, int],
+) -> None:
+    page = browser_page.page
+    page.set_viewport_size(size)
+    log_in(browser_page, app, live_server, make_user("triager"))
+    # The letter (the default): postmark and letter date, no receptionist, no call time.
+    assert page.locator("#postmarked_on").is_visible()
+    assert page.locator("#letter_dated_on").is_visible()
+    assert not page.locator("#received_by").is_visible()
+    assert not page.locator("#called_at").is_visible()
+    assert page.get_by_label("收到日期", exact=True).is_visible()
+    assert not page.get_by_text("（仅信件填写）").is_visible(), "no-script hints hidden"
+    assert browser_page.axe_violations() == [], dump(browser_page.axe_violations())
+
+    page.check("#channel-visit")
+    assert page.locator("#received_by").is_visible(), "接待人 only for visits"
+    assert page.get_by_label("来访日期", exact=True).is_visible()
+    assert not page.locator("#postmarked_on").is_visible()
+    page.check("#channel-box")
+    assert page.get_by_label("开箱日期", exact=True).is_visible()
+    assert not page.locator("#received_by").is_visible()
+
+    page.check("#channel-phone")
+    assert not page.locator("#received_on").is_visible(), "a call is dated by its time"
+    assert page.locator("#called_at").is_visible() and page.locator("#duration_min").is_visible()
+    assert browser_page.axe_violations() == [], dump(browser_page.axe_violations())
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= size["width"], "no sideways scroll"
+    yesterday = datetime.now(SH).date().toordinal() - 1
+    day = datetime.fromordinal(yesterday).date().isoformat()
+    page.fill("#called_at", f"{day}T15:30")
+    page.check("#anonymous")
+    page.fill("#body", "昨天下午来电反映路灯长期不亮。")
+    page.get_by_role("button", name="登记并生成回执").click()
+    page.wait_for_url("**/staff/intake/receipt")
+    code = page.inner_text("#receipt-code").strip()
+    with app.app_context():
+        submission = db.session.scalar(select(Submission).where(Submission.code == code))
+        assert submission is not None and submission.channel == "phone"
+        received = submission.received_at
+        received = received if received.tzinfo else received.replace(tzinfo=UTC)
+        assert received.astimezone(SH).strftime("%Y-%m-%d %H:%M") == f"{day} 15:30"
+        assert "received_by" not in (submission.channel_details or {})
+    assert browser_page.console_errors == [], browser_page.console_errors
+    assert browser_page.failed_requests == [], browser_page.failed_requests

@@ -128,6 +128,7 @@ def test_form_lists_findings_by_category_and_preselects_one(
     page = Page(html)
     with app.app_context():
         notice = _db.session.scalar(select(Notice))
+        assert notice is not None
         numbers = sorted(f.number for f in notice.findings)
         categories = [c.title for c in notice.categories]
         title_13 = next(f.title for f in notice.findings if f.number == 13)
@@ -294,6 +295,18 @@ def test_sixty_megabytes_answer_a_friendly_413(client: FlaskClient, url: str, ap
     assert response.status_code == 413
     html = response.get_data(as_text=True)
     assert "上传内容过大" in html and "25MB" in html
+    assert count_submissions(app) == 0 and stored_files(app) == []
+    # Under FEEDBACK_OVERSIZE_READ_BYTES: the form comes back with the text (issue #17).
+    assert Page(html).text_by_id.get("body", "").strip() == BODY
+
+
+@pytest.mark.config(FEEDBACK_OVERSIZE_READ_BYTES=30 * 1024 * 1024)
+def test_beyond_the_read_cap_a_bare_413_page(client: FlaskClient, url: str, app: Flask) -> None:
+    big = io.BytesIO(b"\x00" * (40 * 1024 * 1024))
+    response = submit(client, url, {"body": BODY, "attachments": [(big, "video.pdf")]})
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "上传内容过大" in html and "25MB" in html and 'name="body"' not in html
     assert count_submissions(app) == 0 and stored_files(app) == []
 
 
@@ -534,7 +547,9 @@ def test_form_sees_a_withdrawal_within_the_ttl_and_a_post_sees_it_at_once(
     from portal.notices.service import get_by_slug, withdraw_notice
 
     with app.app_context():
-        withdraw_notice(get_by_slug(published_notice), actor="test", note="已撤回")
+        withdrawn = get_by_slug(published_notice)
+        assert withdrawn is not None
+        withdraw_notice(withdrawn, actor="test", note="已撤回")
         _db.session.commit()
     body = "公示撤回后仍然提交的意见，应当被拒绝而不是收下。"
     assert client.post(url, data={"csrf_token": token, "body": body}).status_code == 410

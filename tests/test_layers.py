@@ -25,6 +25,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "portal.caching",
         "portal.leases",
         "portal.textfiles",
+        "portal.labels",
+        "portal.progress",
     ),
     ("portal.audit", "portal.outbox"),
     ("portal.offices",),

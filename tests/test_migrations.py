@@ -279,10 +279,6 @@ def _notices_read_as_before(conn: Connection, tables: MetaData, before: Rows) ->
     assert roles == [None] * len(before["notice_revisions"])
 
 
-def _placeholder_changes_nothing(conn: Connection, tables: MetaData, before: Rows) -> None:
-    pass
-
-
 # 0009 (issue #19, auth): recovery codes move from a JSON list on users to one row each.
 _CODES_0008 = {0: ["$argon2id$hash-a", "$argon2id$hash-b"], 1: []}
 
@@ -368,6 +364,50 @@ def _no_suggestion_dismissed_yet(conn: Connection, tables: MetaData, _before: Ro
         assert "finding_dismissals" in _row_security_tables(conn)
 
 
+def _no_rating_pause_or_dispute_yet(conn: Connection, tables: MetaData, before: Rows) -> None:
+    """0012 (#17) adds case_ratings, case_pauses and identity_disputes, empty, under the office
+    policy on PostgreSQL; existing submissions keep their status."""
+    for table in ("case_ratings", "case_pauses", "identity_disputes"):
+        assert conn.execute(select(tables.tables[table])).all() == []
+        if conn.dialect.name == "postgresql":
+            assert table in _row_security_tables(conn)
+    statuses = conn.scalars(select(tables.tables["submissions"].c.status)).all()
+    assert sorted(statuses) == sorted(r["status"] for r in before["submissions"])
+
+
+def _a_general_canned_reply(conn: Connection, tables: MetaData) -> None:
+    """A text for no finding, as 0012 could hold (the generic rows all name a finding)."""
+    from datetime import UTC, datetime
+
+    canned = tables.tables["canned_replies"]
+    conn.execute(
+        canned.insert().values(
+            finding_id=None, title="通用", body="感谢监督。", created_at=datetime.now(UTC)
+        )
+    )
+
+
+def _canned_replies_belong_to_an_office(conn: Connection, tables: MetaData, before: Rows) -> None:
+    """0013 (#18): a finding's canned reply belongs to its notice's office, a general one to the
+    default office; none is retired."""
+    canned, findings = tables.tables["canned_replies"], tables.tables["findings"]
+    notices, offices = tables.tables["notices"], tables.tables["offices"]
+    assert any(row["finding_id"] is None for row in before["canned_replies"])
+    default = conn.scalar(select(offices.c.id).where(offices.c.is_default.is_(True)))
+    office_of_finding = dict(
+        conn.execute(
+            select(findings.c.id, notices.c.office_id).join(
+                notices, notices.c.id == findings.c.notice_id
+            )
+        ).all()
+    )
+    rows = conn.execute(select(canned.c.finding_id, canned.c.office_id, canned.c.retired_at))
+    for finding_id, office_id, retired_at in rows:
+        expected = default if finding_id is None else office_of_finding[finding_id]
+        assert office_id == expected is not None, (finding_id, office_id)
+        assert retired_at is None
+
+
 # Keyed by revision id: every revision says here what its upgrade does to existing rows.
 REVISIONS: dict[str, RevisionData] = {
     "0001_initial": RevisionData(_audit_chain_starts),
@@ -386,7 +426,6 @@ REVISIONS: dict[str, RevisionData] = {
     ),
     "0005_oversight": RevisionData(_oversight_snapshot_starts_empty),
     "0006_row_security": RevisionData(_rows_guarded_by_office, downgraded=_no_policy_left),
-    # Placeholders of the parallel work of this session; each owner replaces its own check.
     "0007_notice_structure": RevisionData(_notices_read_as_before),
     "0008_mail_parts": RevisionData(_follow_ups_stay_the_submitters),
     "0009_staff_auth": RevisionData(
@@ -397,8 +436,10 @@ REVISIONS: dict[str, RevisionData] = {
     ),
     "0010_audit_anchors": RevisionData(_audit_chain_keyed_later, downgraded=_events_editable),
     "0011_routing": RevisionData(_no_suggestion_dismissed_yet),
-    "0012_case_loop": RevisionData(_placeholder_changes_nothing),
-    "0013_workbench": RevisionData(_placeholder_changes_nothing),
+    "0012_case_loop": RevisionData(_no_rating_pause_or_dispute_yet),
+    "0013_workbench": RevisionData(
+        _canned_replies_belong_to_an_office, prepare=_a_general_canned_reply
+    ),
 }
 
 

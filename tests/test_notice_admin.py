@@ -266,6 +266,9 @@ def test_poster_downloads_as_a_one_page_a4_pdf(editor: Any, published_notice: st
     objects = pdf_objects(response.data)
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", objects)) == 1
     assert re.search(rb"/MediaBox\s*\[\s*0\s+0\s+595(?:\.\d+)?\s+(?:841\.\d+|842)\b", objects)
+    started_elsewhere = {"Sec-Fetch-Site": "cross-site"}  # printing is recorded: never forged
+    url = f"/staff/notices/{published_notice}/poster.pdf"
+    assert editor.get(url, headers=started_elsewhere).status_code == 403
 
 
 def pdf_objects(data: bytes) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.notices.service import get_by_slug, import_notice, withdraw_notice
+from portal.notices.service import get_by_slug, import_notice, publish_notice, withdraw_notice
 
 FOOTER_WORDS = ("版权所有", "ICP", "网站地图", "鸿福路", "523888", "纪律检查委员会")
 
@@ -159,6 +159,7 @@ def test_english_ui_via_query_or_accept_language(client, published_notice):
     assert "Contact" in english
     # Notice content stays as published.
     assert "落实上级重大决策部署不到位" in english
+    client.delete_cookie("lang")  # ?lang= is remembered (issue #17); forget it for the headers
     by_header = page(client, url, headers={"Accept-Language": "en-US,en;q=0.9"})
     assert '<html lang="en">' in by_header
     chinese = page(client, url, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
@@ -266,14 +267,19 @@ def test_every_finding_appears_once_on_the_page(app, client, source):
     with app.app_context():
         from portal.extensions import db
 
-        notice = import_notice(source.read_text(encoding="utf-8"), slug="other", publish=True)
+        notice = import_notice(source.read_text(encoding="utf-8"), slug="other")
+        publish_notice(notice.notice, actor="test")  # also a notice whose warnings keep a draft
         numbers = [f.number for f in notice.notice.findings]
+        sections = [s for s in notice.notice.sections if s["kind"] == "findings"]
+        titles = [c.title for c in notice.notice.categories]
         db.session.commit()
     html = page(client, "/notices/other")
     assert numbers
     for number in numbers:
         assert html.count(f'id="finding-{number}"') == 1, number
-    assert html.count('class="section section-findings"') == 1
+    assert html.count('class="section section-findings"') == max(1, len(sections))
+    for title in titles:  # each category's title shown once as a heading
+        assert html.count(f">{title}</h") == 1, title
 
 
 @pytest.mark.config(NOTICE_CACHE_TTL=60)

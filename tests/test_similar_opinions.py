@@ -103,7 +103,9 @@ def test_merge_picks_a_similar_opinion_previews_it_and_merges_after_confirmation
     pick_url = f"/staff/submissions/{second.code}/merge"
     assert f'href="{pick_url}"' in detail
 
-    pick = client.get(pick_url).get_data(as_text=True)
+    picked = client.get(pick_url)
+    assert picked.mimetype == "text/html"  # a browser shows the page, not its source
+    pick = picked.get_data(as_text=True)
     assert _radio_codes(pick) == [first.code]  # the similar one, no typing needed
     assert "同一事项" in pick
 
@@ -115,7 +117,7 @@ def test_merge_picks_a_similar_opinion_previews_it_and_merges_after_confirmation
     confirm_url = f"/staff/submissions/{second.code}/merge/confirm"
     preview = client.get(confirm_url, query_string={"original": first.code})
     page = preview.get_data(as_text=True)
-    assert preview.status_code == 200
+    assert preview.status_code == 200 and preview.mimetype == "text/html"
     assert "XX路口的公车天天停在饭店门口" in page  # the original's text, to check before merging
     with app.app_context():  # nothing changed yet
         assert _get(second.code).status == "received"

@@ -31,6 +31,7 @@ ACCESS: list[tuple[str, str, tuple[str, ...]]] = [
     ("POST", "/staff/users/1/enrol-link", ADMINS),
     ("POST", "/staff/users", ADMINS),
     ("POST", "/staff/users/1/memberships", ADMINS),
+    ("POST", "/staff/users/1/role", ADMINS),  # an empty form: refused, the session stays
     ("GET", "/staff/offices", ADMINS),
     ("POST", "/staff/offices", ADMINS),
     ("GET", "/staff/offices/main", ADMINS),
@@ -52,6 +53,15 @@ ACCESS: list[tuple[str, str, tuple[str, ...]]] = [
     ("POST", f"/staff/notices/{SLUG}/window", EDITORS),
     ("GET", f"/staff/notices/{SLUG}/poster", EDITORS),
     ("GET", f"/staff/notices/{SLUG}/poster.pdf", EDITORS),
+    ("GET", "/staff/canned-replies", ("admin", "editor", "triager")),
+    ("POST", "/staff/canned-replies", ("admin", "editor", "triager")),
+    ("GET", "/staff/canned-replies/1", ("admin", "editor", "triager")),
+    ("POST", "/staff/canned-replies/1", ("admin", "editor", "triager")),
+    ("POST", "/staff/canned-replies/1/retire", ("admin", "editor", "triager")),
+    ("GET", "/staff/intake/referrals/XXXXX-XXXXX", ("admin", "triager")),
+    ("GET", "/staff/intake/referrals/XXXXX-XXXXX/pdf", ("admin", "triager")),
+    ("POST", "/staff/intake/referrals/XXXXX-XXXXX", ("admin", "triager")),
+    ("POST", "/staff/intake/referrals/XXXXX-XXXXX/pdf", ("admin", "triager")),
     # Last: for the admin these act on its own account (user 1) and end its session.
     ("POST", "/staff/users/1/disable", ADMINS),
     ("POST", "/staff/users/1/reset-2fa", ADMINS),

@@ -24,6 +24,7 @@ SHOW_KEYS = {
     "received_at",
     "findings",
     "attachments",
+    "satisfaction",  # #17: the submitter's latest rating, null until rated
 }
 
 
@@ -58,6 +59,7 @@ def test_show_json_prints_the_contract_object(app: Flask, notice: Any, runner: A
         ("图.png", "image/png"),
     ]
     assert all(a["size"] > 0 for a in data["attachments"])
+    assert data["satisfaction"] is None
 
 
 def test_show_plain_and_unknown_code(app: Flask, notice: Any, runner: Any) -> None:

@@ -53,6 +53,7 @@ def _access_table(code: str, other: str, attachment_id: int) -> list[tuple[str, 
         ("GET", "/staff/queue", READERS),
         ("GET", base, READERS),
         ("GET", f"{base}/attachments/{attachment_id}", ACTORS),
+        ("GET", f"{base}/attachments/{attachment_id}/preview", ACTORS),
         ("POST", f"{base}/personal-data", ACTORS),
         ("POST", f"{base}/findings", ACTORS),
         ("POST", f"{base}/suggestions/dismiss", ACTORS),
@@ -298,6 +299,9 @@ def test_attachments_download_safely(app: Flask, staff_login: Any, two: Any) -> 
     assert response.data.startswith(b"%PDF")
     other = f"/staff/submissions/{two[1].code}/attachments/{attachment.id}"
     assert client.get(other).status_code == 404
+    # A download another site starts (a link or an <img> elsewhere) is refused: it would be
+    # recorded as this triager's access to the citizen's file.
+    assert client.get(url, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
 
 
 def test_body_html_is_rendered_only_after_sanitising(
@@ -327,7 +331,7 @@ RAW_SCORE = re.compile(r"(?<![\d.])[01]\.\d{2}(?!\d)")
 
 
 def _findings_section(html: str) -> str:
-    start = html.index('<section class="findings">')
+    start = html.index('<section class="findings"')
     return html[start : html.index("</section>", start)]
 
 
@@ -428,6 +432,7 @@ def test_a_complaint_about_another_body_suggests_a_referral_accepted_after_confi
     confirm = client.get(url + "/refer/suggested")
     page = confirm.get_data(as_text=True)
     assert confirm.status_code == 200 and "确认转办至卫生健康部门" in page
+    assert confirm.mimetype == "text/html"
     with app.app_context():
         assert _get(app, receipt.code).status == "received"  # the page changes nothing
 

@@ -172,7 +172,18 @@ def test_no_offset_in_queue_sql(app: Flask) -> None:
 @given(
     st.dictionaries(
         st.sampled_from(
-            ["status", "channel", "after", "sort", "from", "notice", "assignee", "office"]
+            [
+                "status",
+                "channel",
+                "after",
+                "sort",
+                "from",
+                "notice",
+                "assignee",
+                "office",
+                "campaign",
+                "due_soon",
+            ]
         ),
         st.text(max_size=30),
     )

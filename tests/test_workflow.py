@@ -29,7 +29,8 @@ from portal.triage.workflow import (
 def test_every_status_has_its_transitions() -> None:
     # DESIGN.md's statuses, spelled out here so a change to the list is a visible decision.
     assert set(STATUSES) == {"received", "triaged", "in_progress", "replied", "closed",
-                             "duplicate", "referred", "spam", "held"}  # fmt: skip
+                             "duplicate", "referred", "spam", "held",
+                             "waiting", "follow_up", "reopened"}  # fmt: skip
     assert set(ALLOWED) == set(STATUSES)
     assert all(targets <= set(STATUSES) for targets in ALLOWED.values())
 
@@ -168,3 +169,18 @@ def test_change_status_to_the_same_status_is_refused(app: Flask) -> None:
         submission = db.session.get(Submission, _submission(app))
         with pytest.raises(TransitionError, match="已经是"):
             change_status(submission, "received", actor="test")
+
+
+def test_the_case_loop_states_are_open_and_reached_only_after_the_right_step() -> None:
+    """#17: a follow-up or 不满意 raises only an answered case; waiting pauses a case in work."""
+    from portal.triage.workflow import OPEN_STATUSES, RAISED_STATUSES, can_transition
+
+    assert {"waiting", "follow_up", "reopened"} <= OPEN_STATUSES
+    assert {"follow_up", "reopened"} == RAISED_STATUSES
+    for raised in ("follow_up", "reopened"):
+        assert can_transition("replied", raised) and can_transition("closed", raised)
+        assert not can_transition("received", raised) and not can_transition("spam", raised)
+        assert can_transition(raised, "replied")
+    assert can_transition("in_progress", "waiting") and can_transition("waiting", "in_progress")
+    assert not can_transition("replied", "waiting") and not can_transition("waiting", "spam")
+    assert not can_transition("duplicate", "follow_up")

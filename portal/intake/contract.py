@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +15,24 @@ def iso_utc(moment: datetime) -> str:
     return as_utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# Fields a layer above intake knows (triage registers "satisfaction": the submitter's latest
+# rating, satisfied | basically_satisfied | unsatisfied, or null), added after the base ones;
+# one registered under a base name replaces its value in place ("sender_email": hidden while
+# someone disputes having sent it).
+ContractField = Callable[[Submission], Any]
+_fields: dict[str, ContractField] = {}
+
+
+def register_field(name: str, compute: ContractField) -> None:
+    _fields[name] = compute
+
+
 def as_dict(submission: Submission) -> dict[str, Any]:
     """The object `show --json` prints (a contract: DESIGN.md)."""
+    return _base(submission) | {name: compute(submission) for name, compute in _fields.items()}
+
+
+def _base(submission: Submission) -> dict[str, Any]:
     return {
         "code": submission.code,
         "channel": submission.channel,

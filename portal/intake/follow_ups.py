@@ -23,6 +23,16 @@ from portal.intake.service import (
 from portal.intake.validation import check_attachments, check_follow_up_body
 from portal.workdays import utcnow
 
+# Triage (a layer above) registers what a submitter's follow-up does to the case: reopen a
+# replied one, resume a paused clock. Called in the follow-up's transaction, before commit.
+FollowUpHook = Callable[[FollowUp], None]
+_hooks: list[FollowUpHook] = []
+
+
+def register_follow_up_hook(hook: FollowUpHook) -> None:
+    if hook not in _hooks:
+        _hooks.append(hook)
+
 
 def add_follow_up(
     submission: Submission,
@@ -88,6 +98,9 @@ def add_follow_up(
         )
         if before_commit is not None:
             before_commit(follow_up)
+        if author == "submitter" and review_state is None:
+            for hook in _hooks:
+                hook(follow_up)
         db.session.commit()
     except BaseException:
         discard(store)
@@ -116,6 +129,8 @@ def review_follow_up(follow_up: FollowUp, *, accept: bool, actor: str | None) ->
     follow_up.review_state = "accepted" if accept else "rejected"
     if accept:
         follow_up.author = "submitter"
+        for hook in _hooks:
+            hook(follow_up)
     audit.record(
         "submission.follow_up_review",
         object_type="submission",

@@ -216,6 +216,14 @@ class FollowUpForm(FlaskForm):
 # --- staff ---------------------------------------------------------------------------------
 
 
+_REQUIRED_DATE = {
+    "": _l("请填写收到日期。"),
+    "phone": _l("请填写来电时间（或来电日期）。"),
+    "visit": _l("请填写来访日期。"),
+    "box": _l("请填写开箱日期。"),
+}
+
+
 class StaffIntakeForm(FlaskForm):
     """One letter, call, visit or box item as staff type it in."""
 
@@ -228,8 +236,11 @@ class StaffIntakeForm(FlaskForm):
         default="letter",
         validators=[InputRequired(_l("请选择渠道。"))],
     )
-    received_on = DateField(_l("收到日期"), validators=[InputRequired(_l("请填写收到日期。"))])
+    # Letters: the day received; visits: the day of the visit; the box: the day it was opened.
+    # A call logged with its time needs no date (offline.needs_received_on).
+    received_on = DateField(_l("收到日期"), validators=[Optional()])
     postmarked_on = DateField(_l("邮戳日期（信件）"), validators=[Optional()])
+    letter_dated_on = DateField(_l("落款日期（信件）"), validators=[Optional()])
     contact_name = StringField(_l("姓名"), filters=[_trimmed], validators=[Length(max=NAME_MAX)])
     contact_phone = StringField(_l("电话"), filters=[_trimmed])
     contact_email = StringField(
@@ -259,8 +270,18 @@ class StaffIntakeForm(FlaskForm):
     received_by = StringField(_l("接待人"), filters=[_trimmed], validators=[Length(max=NAME_MAX)])
 
     def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
+        super().validate(extra_validators)
+        self._drop_other_channels()
+        ok = not any(field.errors for field in self)
         return self._check_rules() and ok
+
+    def _drop_other_channels(self) -> None:
+        """Another channel's fields (typed before switching, or shown without script) are
+        neither checked nor recorded."""
+        for name in offline.ignored_fields(self.channel.data):
+            field = self[name]
+            field.errors = []
+            field.data = None
 
     def _check_rules(self) -> bool:
         ok = True
@@ -272,18 +293,29 @@ class StaffIntakeForm(FlaskForm):
 
         if not (self.body.data or "").strip():
             fail(self.body, _l("请录入信件内容或通话、来访摘要。"))
-        if self.received_on.data and self.received_on.data > local_today():
-            fail(self.received_on, _l("收到日期不能晚于今天。"))
-        postmark = self.postmarked_on.data
-        received_on = self.received_on.data
-        if self.channel.data == "letter" and postmark and received_on and postmark > received_on:
-            fail(self.postmarked_on, _l("邮戳日期不能晚于收到日期。"))
-        if self.channel.data == "phone" and self.called_at.data:
+        channel = self.channel.data
+        if self.called_at.data:
+            # The call's time dates it: a second date that must agree would only add typos.
             called = local_to_utc(self.called_at.data)
             if called > utcnow():
                 fail(self.called_at, _l("来电时间不能晚于现在。"))
-            elif self.received_on.data and local_date(called) != self.received_on.data:
-                fail(self.called_at, _l("来电时间与收到日期不是同一天。"))
+            self.received_on.errors = []
+            self.received_on.data = local_date(called)
+        elif offline.needs_received_on(channel, False) and not self.received_on.data:
+            if not self.received_on.errors:
+                # A call's error goes beside its time: the script hides the date field for calls.
+                where = self.called_at if channel == "phone" else self.received_on
+                fail(where, _REQUIRED_DATE.get(channel or "", _REQUIRED_DATE[""]))
+            ok = False
+        if self.received_on.data and self.received_on.data > local_today():
+            fail(self.received_on, _l("收到日期不能晚于今天。"))
+        received_on = self.received_on.data
+        postmark = self.postmarked_on.data
+        if postmark and received_on and postmark > received_on:
+            fail(self.postmarked_on, _l("邮戳日期不能晚于收到日期。"))
+        dated = self.letter_dated_on.data
+        if dated and received_on and dated > received_on:
+            fail(self.letter_dated_on, _l("落款日期不能晚于收到日期。"))
         if self.contact_phone.data and normalise_phone(self.contact_phone.data) is None:
             fail(self.contact_phone, _l("电话号码格式不正确：请填写11位手机号或带区号的固定电话。"))
         postcode = self.contact_postcode.data
@@ -324,7 +356,11 @@ class StaffIntakeForm(FlaskForm):
 
     def channel_details(self) -> dict[str, Any]:
         details: dict[str, Any] = {"entered_by": "staff_form"}
-        if self.channel.data == "phone":
+        if self.channel.data == "letter" and self.letter_dated_on.data:
+            details["letter_dated_on"] = self.letter_dated_on.data.isoformat()
+        elif self.channel.data == "box" and self.received_on.data:
+            details["opened_on"] = self.received_on.data.isoformat()
+        elif self.channel.data == "phone":
             called = self.called_at.data
             details.update(
                 called_at=local_to_utc(called).isoformat() if called else None,

@@ -18,6 +18,27 @@ STAFF_CHANNELS = ("letter", "phone", "visit", "box")
 OFFICE_OPENS = time(9, 0)
 DURATION_MAX = 24 * 60  # minutes of one call
 
+# The form fields only one channel records; every other field (contact, text, findings, scans)
+# is common. The form shows only the chosen channel's; the server ignores the others' values.
+CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
+    "letter": ("postmarked_on", "letter_dated_on"),
+    "phone": ("called_at", "duration_min", "line"),
+    "visit": ("received_by",),
+    "box": (),
+}
+ALL_CHANNEL_FIELDS = frozenset(name for names in CHANNEL_FIELDS.values() for name in names)
+
+
+def ignored_fields(channel: str | None) -> frozenset[str]:
+    """Channel fields that do not belong to ``channel``: their values are never recorded."""
+    return ALL_CHANNEL_FIELDS - set(CHANNEL_FIELDS.get(channel or "", ()))
+
+
+def needs_received_on(channel: str | None, has_call_time: bool) -> bool:
+    """A call logged with its time needs no separate date (the time says which day);
+    everything else is dated by the day it was received (the box: the day it was opened)."""
+    return not (channel == "phone" and has_call_time)
+
 
 # --- the postmark rule -------------------------------------------------------------------------
 

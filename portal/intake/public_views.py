@@ -3,19 +3,19 @@
 The views are thin: they check the form, the captcha and the honeypot, then hand everything to
 ``record_submission`` (the one door) and show what came back. The blank form is the first step
 of every submission, so what it needs of its notice is kept in the per-notice caches
-(portal.caching); a POST always reads the notice from the database.
+(portal.intake.form_notice); a POST always reads the notice from the database. A POST over the
+request cap comes back as the form with the citizen's text (portal.intake.oversize); the receipt
+page can mail a new secret once (portal.intake.secret_mail).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     g,
     make_response,
@@ -27,15 +27,22 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import load_only
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal import site
 from portal.caching import notice_cache
 from portal.extensions import db, limiter
 from portal.intake import captcha
+from portal.intake.form_notice import (
+    NoticeMeta,
+    cached_notice_meta,
+    finding_numbers,
+    findings_by_category,
+    preselected_finding,
+    public_notice,
+    window_closed_message,
+)
 from portal.intake.forms import (
     FeedbackForm,
     apply_service_errors,
@@ -43,17 +50,20 @@ from portal.intake.forms import (
     normalise_phone,
     upload_limits,
 )
+from portal.intake.oversize import text_fields_only
+from portal.intake.secret_mail import reissue_secret_by_mail
 from portal.intake.service import (
     Contact,
     Incoming,
     SubmissionRejected,
+    find_by_code,
     record_submission,
 )
-from portal.notices.models import Notice
-from portal.offices.models import Office
-from portal.offices.service import reply_workdays
+from portal.intake.slips import tracking_url
+from portal.personal_data import mask_email
+from portal.printing import qr_data_uri
 from portal.staff import session_store
-from portal.workdays import WorkCalendar, to_local, utcnow
+from portal.workdays import WorkCalendar, utcnow
 
 bp = Blueprint("intake", __name__)
 
@@ -62,6 +72,8 @@ FEEDBACK_FIELDS = (
     "consent", "attachments",
 )  # fmt: skip
 RECEIPT_KEY = "intake.receipt"
+SECRET_MAIL_KEY = "intake.secret_mail"  # noqa: S105 - a session key: this browser may ask once
+SECRET_MAIL_TTL = timedelta(hours=1)
 CAPTCHA_SCRIPT = "https://js.hcaptcha.com/1/api.js?hl=zh-CN"
 Page = tuple[str, int]
 
@@ -77,134 +89,6 @@ def _submit_limit() -> str:
     return current_app.config["RATELIMIT_SUBMIT"]
 
 
-def _public_notice(slug: str) -> Notice:
-    """The notice as the database has it now: 404 for a draft, 410 once withdrawn."""
-    # Only what the form needs: the notice's text and sections are large and not shown here.
-    notice = db.session.scalar(
-        select(Notice)
-        .options(
-            load_only(
-                Notice.id,
-                Notice.slug,
-                Notice.title,
-                Notice.state,
-                Notice.version,
-                Notice.feedback_opens_at,
-                Notice.feedback_closes_at,
-                Notice.office_id,
-            )
-        )
-        .where(Notice.slug == slug)
-    )
-    if notice is None or notice.state == "draft":
-        abort(404)
-    if notice.state == "withdrawn":
-        abort(410)
-    return notice
-
-
-@dataclass(frozen=True)
-class NoticeMeta:
-    """What the form page needs of its notice (no ORM object: it outlives the request):
-    its dates, and the office the opinion goes to with that office's reply deadline."""
-
-    id: int
-    slug: str
-    title: str
-    version: int
-    feedback_opens_at: datetime | None
-    feedback_closes_at: datetime | None
-    office_name: str
-    reply_workdays: int
-
-    @classmethod
-    def of(cls, notice: Notice) -> NoticeMeta:
-        office = db.session.get(Office, notice.office_id)
-        return cls(
-            notice.id,
-            notice.slug,
-            notice.title,
-            notice.version,
-            notice.feedback_opens_at,
-            notice.feedback_closes_at,
-            office.name if office is not None else "",
-            reply_workdays(office),
-        )
-
-
-def _cached_notice_meta(slug: str) -> NoticeMeta:
-    """The published notice's form facts, re-read at most every NOTICE_CACHE_TTL seconds.
-
-    Every submission starts with a GET of the form; within the TTL it costs no database
-    round trip. A withdrawal or a new version shows within the TTL, as on the notice page."""
-    meta: NoticeMeta = notice_cache("intake.notice_meta").get_or_make(
-        slug,
-        lambda: NoticeMeta.of(_public_notice(slug)),
-        max_age=current_app.config["NOTICE_CACHE_TTL"],
-    )
-    return meta
-
-
-def _window_closed_message(notice: NoticeMeta, now: datetime) -> str | None:
-    """Why the feedback window is shut right now (dates in Asia/Shanghai), or None if open."""
-    opens, closes = notice.feedback_opens_at, notice.feedback_closes_at
-    if opens is not None and now < to_local(opens):
-        return _(
-            "本公示的意见征集将于%(when)s开始，届时欢迎提出意见。", when=site.datetime_text(opens)
-        )
-    if closes is not None and now >= to_local(closes):
-        return _(
-            "本公示的意见征集已于%(when)s截止，网上表单不再接收意见。",
-            when=site.datetime_text(closes),
-        )
-    return None
-
-
-@dataclass(frozen=True)
-class FindingChoice:
-    number: int
-    title: str
-
-
-FindingGroups = list[tuple[Any, list[FindingChoice]]]  # (category title, its active findings)
-
-
-def _findings_by_category(notice: NoticeMeta) -> FindingGroups:
-    """Active findings grouped under their category titles, in published order."""
-    # Per (notice id, version): the form page is fetched before every submission, and
-    # re-reading categories and findings each time was most of its cost.
-    cache = notice_cache("intake.finding_groups")
-    groups: FindingGroups = cache.get_or_make(
-        (notice.id, notice.version), lambda: _read_finding_groups(notice.id)
-    )
-    return groups
-
-
-def _read_finding_groups(notice_id: int) -> FindingGroups:
-    notice = db.session.get(Notice, notice_id)
-    if notice is None:
-        abort(404)
-    groups: FindingGroups = [
-        (
-            category.title,
-            [FindingChoice(f.number, f.title) for f in category.findings if f.active],
-        )
-        for category in notice.categories
-    ]
-    loose = [
-        FindingChoice(f.number, f.title)
-        for f in notice.findings
-        if f.active and f.category_id is None
-    ]
-    if loose:
-        groups.append((_l("其他问题"), loose))  # lazy: the cache is shared by languages
-    return [(title, choices) for title, choices in groups if choices]
-
-
-def _finding_numbers(notice: NoticeMeta) -> set[int]:
-    return {choice.number for _, choices in _findings_by_category(notice) for choice in choices}
-
-
 def _captcha_settings() -> captcha.CaptchaSettings:
     return captcha.CaptchaSettings.from_config(current_app.config)
 
@@ -218,7 +102,8 @@ def _render_form(notice: NoticeMeta, form: FeedbackForm, status: int = 200, **ex
             "intake/feedback.html",
             notice=notice,
             form=form,
-            groups=_findings_by_category(notice),
+            groups=findings_by_category(notice),
+            preselected=preselected_finding(notice),
             captcha_sitekey=settings.sitekey if settings.enabled else None,
             captcha_script=CAPTCHA_SCRIPT,
             retention_days=current_app.config["RETENTION_DAYS"],
@@ -264,6 +149,36 @@ def _blank_form(notice: NoticeMeta, form: FeedbackForm, preselected: int | None)
     return parts[0] + token + parts[1], 200
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Page:
+    """The form's POST over MAX_CONTENT_LENGTH (raised while CSRF protection reads the form):
+    the form again with the citizen's text; any other page of this blueprint: the 413 page."""
+    slug = (request.view_args or {}).get("slug")
+    if request.endpoint != "intake.feedback" or request.method != "POST" or not slug:
+        return site.render_error(413)
+    try:
+        meta = NoticeMeta.of(public_notice(slug))
+    except HTTPException as gone:  # withdrawn meanwhile: its own page, not a server error
+        return site.render_error(gone.code or 404)
+    return _oversized_form(meta)
+
+
+def _oversized_form(meta: NoticeMeta) -> Page:
+    """A form POST over the request cap (files too large got past the page's own check, or
+    JavaScript is off): read it anyway, up to FEEDBACK_OVERSIZE_READ_BYTES, keep the text
+    fields, drop the files unread, and show the form again with everything typed in it.
+    Nothing is recorded. Beyond that size the usual 413 page answers."""
+    fields = text_fields_only(int(current_app.config["FEEDBACK_OVERSIZE_READ_BYTES"]))
+    if fields is None:
+        return site.render_error(413)
+    form = FeedbackForm(formdata=fields)
+    form.set_findings(finding_numbers(meta))
+    form.validate()  # the CSRF check and every other field's message, all shown at once
+    form.attachments.errors = [*form.attachments.errors, site.upload_too_large_message()]
+    title = _("上传内容过大：您的意见尚未提交，填写的内容已保留，请重新选择较小的附件")
+    return _render_form(meta, form, 413, summary_title=title)
+
+
 def _contact(form: FeedbackForm) -> Contact | None:
     if not form.wants_contact:
         return None  # anonymous: whatever was typed in the contact fields is dropped here
@@ -279,23 +194,21 @@ def _contact(form: FeedbackForm) -> Contact | None:
 @limiter.limit(_submit_limit, methods=["POST"])
 def feedback(slug: str) -> Page | BaseResponse:
     # A POST always asks the database: a withdrawn notice must not take one more submission.
-    notice = _public_notice(slug) if request.method == "POST" else None
-    meta = NoticeMeta.of(notice) if notice is not None else _cached_notice_meta(slug)
+    notice = public_notice(slug) if request.method == "POST" else None
+    meta = NoticeMeta.of(notice) if notice is not None else cached_notice_meta(slug)
     received_at = utcnow()
-    closed = _window_closed_message(meta, received_at)
+    closed = window_closed_message(meta, received_at)
     if closed:
         page = render_template("intake/closed.html", notice=meta, message=closed)
         return page, 403 if request.method == "POST" else 200
 
     form = FeedbackForm()
-    form.set_findings(_finding_numbers(meta))
+    form.set_findings(finding_numbers(meta))
     if request.method == "GET":
-        preselected = request.args.get("finding", type=int)
-        if preselected in form.findings.allowed:
-            form.findings.data = [preselected]
-        else:
-            preselected = None
-        return _blank_form(meta, form, preselected)
+        chosen = preselected_finding(meta)
+        if chosen is not None:
+            form.findings.data = [chosen.number]
+        return _blank_form(meta, form, chosen.number if chosen else None)
     if not form.validate():
         return _render_form(meta, form, 422)
 
@@ -349,13 +262,19 @@ def feedback(slug: str) -> Page | BaseResponse:
             "email": bool(contact and contact.email),
         },
     )
+    if contact and contact.email:
+        session_store.stash(SECRET_MAIL_KEY, {"code": receipt.code}, ttl=SECRET_MAIL_TTL)
     return redirect(url_for(".receipt"), code=303)
 
 
 @bp.get("/feedback/receipt")
 def receipt() -> Response:
     data = session_store.take(RECEIPT_KEY)
-    context: dict[str, Any] = {"receipt": data}
+    context: dict[str, Any] = {
+        "receipt": data,
+        "track_url": tracking_url(),
+        "can_mail_secret": session_store.peek(SECRET_MAIL_KEY) is not None,
+    }
     if data:
         received_at = datetime.fromisoformat(data["received_at"])
         workdays = data.get("reply_workdays") or current_app.config["REPLY_WITHIN_WORKDAYS"]
@@ -368,7 +287,33 @@ def receipt() -> Response:
             reply_due=site.date_text(
                 WorkCalendar.from_config(current_app.config).due_date(received_at, workdays)
             ),
+            track_qr=qr_data_uri(tracking_url()),
         )
     response = make_response(render_template("intake/receipt.html", **context))
     response.headers["Cache-Control"] = "no-store"  # the secret must not sit in any cache
     return response
+
+
+def _secret_mail_limit() -> str:
+    return current_app.config["RATELIMIT_SECRET_MAIL"]
+
+
+@bp.post("/feedback/receipt/mail")
+@limiter.limit(_secret_mail_limit)
+def mail_secret() -> tuple[str, int]:
+    """Mail a new secret to the address given with the opinion (see intake.secret_mail)."""
+    allowed = session_store.take(SECRET_MAIL_KEY)  # once: a second click finds nothing
+    submission = find_by_code(allowed["code"]) if allowed else None
+    if submission is not None and submission.status == "spam":
+        # Caught by the honeypot: no mail to whatever address a bot typed, and the same page
+        # as a real sending, so the bot does not learn it was caught.
+        return render_template("intake/receipt.html", receipt=None, mailed_to=""), 200
+    if submission is None or not reissue_secret_by_mail(submission):
+        message = _(
+            "无法再次发送：只有提交意见的浏览器可以在提交后一小时内申请一次。"
+            "请凭已保存的回执编号和查询密码查询。"
+        )
+        return render_template("intake/receipt.html", receipt=None, mail_refused=message), 409
+    db.session.commit()
+    masked = mask_email(submission.email)
+    return render_template("intake/receipt.html", receipt=None, mailed_to=masked), 200

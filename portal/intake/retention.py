@@ -43,6 +43,7 @@ from portal.intake import attachments as files
 from portal.intake.mail.models import MailMessage
 from portal.intake.models import Attachment, FollowUp, Submission
 from portal.outbox.models import OutboxMessage
+from portal.progress import progress
 
 # channel_details keys that say nothing about the person (phone: called_at and duration stay,
 # the caller's number goes).
@@ -254,8 +255,10 @@ def purge(
     include_text: bool = False,
     actor: str | None = None,
     uploads_root: Path | None = None,
+    show_progress: bool = False,
 ) -> PurgeReport:
-    """Erase personal data of closed submissions closed more than ``older_than_days`` ago."""
+    """Erase personal data of closed submissions closed more than ``older_than_days`` ago
+    (``show_progress``: a bar on a terminal, for the CLI)."""
     if older_than_days < 0:
         raise ValueError("older_than_days must be >= 0")
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
@@ -264,11 +267,13 @@ def purge(
     hashes: set[str] = set()
     try:
         ids = due_ids(cutoff, include_text)
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            hashes |= _erase_submissions(chunk, include_text, report)
-            _erase_copies(chunk, report)
-            db.session.flush()
+        with progress(len(ids), "清除个人信息", enabled=show_progress) as advance:
+            for start in range(0, len(ids), BATCH):
+                chunk = ids[start : start + BATCH]
+                hashes |= _erase_submissions(chunk, include_text, report)
+                _erase_copies(chunk, report)
+                db.session.flush()
+                advance(len(chunk))
         details = {
             k: v
             for k, v in asdict(report).items()
@@ -306,5 +311,5 @@ def purge_command(days: int | None, include_text: bool) -> None:
     from flask import current_app
 
     limit = int(current_app.config["RETENTION_DAYS"]) if days is None else days
-    report = purge(limit, include_text=include_text)
+    report = purge(limit, include_text=include_text, show_progress=True)
     click.echo(report.line())

@@ -47,6 +47,7 @@ from portal.intake.service import (
     find_by_code,
     record_submission,
 )
+from portal.intake.slips import tracking_facts
 from portal.notices.models import Finding, Notice
 from portal.staff import session_store
 from portal.staff.auth import roles_required
@@ -249,6 +250,7 @@ def receipt() -> str:
         submission=submission,
         secret_groups=secret_groups(data["secret"]) if data else None,
         channel_label=CHANNEL_LABELS.get(data["channel"], "") if data else "",
+        facts=tracking_facts(submission) if submission is not None else None,
     )
 
 

@@ -13,8 +13,15 @@ from flask.cli import with_appcontext
 
 from portal import audit
 from portal.extensions import db
-from portal.ledger.export import Format, UnknownNotice, UnknownOffice, export_submissions
+from portal.ledger.export import (
+    Format,
+    UnknownNotice,
+    UnknownOffice,
+    count_rows,
+    export_submissions,
+)
 from portal.ledger.oversight import refresh_figures, refresh_lease
+from portal.progress import on_terminal, progress
 
 
 @click.command("export")
@@ -51,14 +58,24 @@ def export_command(
     day_from = date_from.date() if date_from else None
     day_to = date_to.date() if date_to else None
     try:
-        rows = export_submissions(
-            fmt,
-            out,
-            notice_slug=notice_slug,
-            office_slug=office_slug,
-            date_from=day_from,
-            date_to=day_to,
+        # The bar goes to stderr and only on a terminal: stdout may be the export itself.
+        total = (
+            count_rows(
+                notice_slug=notice_slug, office_slug=office_slug, date_from=day_from, date_to=day_to
+            )
+            if on_terminal()
+            else 0
         )
+        with progress(total, "导出台账") as advance:
+            rows = export_submissions(
+                fmt,
+                out,
+                notice_slug=notice_slug,
+                office_slug=office_slug,
+                date_from=day_from,
+                date_to=day_to,
+                tick=advance,
+            )
     except (UnknownNotice, UnknownOffice) as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

@@ -17,17 +17,30 @@ from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml.ns import qn
-from docx.shared import Pt
+from docx.shared import Mm, Pt, RGBColor
 from flask_babel import gettext as _
 
 from portal.intake.models import CHANNEL_LABELS
 from portal.ledger.report import OfficeSection, Report
 from portal.site import date_text, datetime_text
+from portal.triage import satisfaction, workflow
 
 DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-BODY_FONT = "宋体"  # the fonts Chinese official documents use; Word substitutes when missing
+# GB/T 9704-2012 (党政机关公文格式): title 2号方正小标宋简体, body 3号仿宋_GB2312, level-1
+# headings 黑体, level-2 楷体_GB2312; Word substitutes a font the reader's machine lacks.
+TITLE_FONT = "方正小标宋简体"
+BODY_FONT = "仿宋_GB2312"
 HEADING_FONT = "黑体"
+SUBHEADING_FONT = "楷体_GB2312"
+PAGE_NUMBER_FONT = "宋体"
+TITLE_SIZE = 22  # 2号
+BODY_SIZE = 16  # 3号
+TABLE_SIZE = 12  # 小4号: a table of many columns would not fit in 3号
+PAGE_NUMBER_SIZE = 14  # 4号
+LINE_PITCH = 28.95  # 22 lines of 28 characters on the page's text block
+MARGINS_MM = {"top": 37, "bottom": 35, "left": 28, "right": 26}
 NUMERALS = "一二三四五六七八九十"
+BLACK = RGBColor(0, 0, 0)
 
 
 def _east_asian_font(style: object, name: str, size: float | None = None) -> None:
@@ -40,11 +53,71 @@ def _east_asian_font(style: object, name: str, size: float | None = None) -> Non
     fonts.set(qn("w:eastAsia"), name)
 
 
+def _heading_style(style: Any, name: str, size: float) -> None:
+    """Headings of an official document are black and not bold (Word's are blue and bold)."""
+    _east_asian_font(style, name, size)
+    style.font.bold = False
+    style.font.italic = False
+    style.font.color.rgb = BLACK
+    style.paragraph_format.space_before = Pt(0)
+    style.paragraph_format.space_after = Pt(0)
+    style.paragraph_format.line_spacing = Pt(LINE_PITCH)
+
+
+def _page_number_field(paragraph: Any) -> None:
+    """ "— 1 —": the page number as a PAGE field between em dashes."""
+    paragraph.add_run("— ")
+    run = paragraph.add_run()
+    for kind, text in (("begin", None), (None, " PAGE "), ("separate", None)):
+        if kind:
+            _child(run._r, "w:fldChar").set(qn("w:fldCharType"), kind)
+        else:
+            instr = _child(run._r, "w:instrText")
+            instr.set(qn("xml:space"), "preserve")
+            instr.text = text
+    run = paragraph.add_run("1")
+    _child(run._r, "w:fldChar").set(qn("w:fldCharType"), "end")
+    paragraph.add_run(" —")
+    for each in paragraph.runs:
+        each.font.size = Pt(PAGE_NUMBER_SIZE)
+        each.font.name = PAGE_NUMBER_FONT
+        each._r.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), PAGE_NUMBER_FONT)
+
+
+def _page_setup(doc: DocumentObject) -> None:
+    """A4, the standard's margins, page numbers on the outside edge (odd pages right, even
+    pages left: a bound report)."""
+    doc.settings.odd_and_even_pages_header_footer = True
+    for section in doc.sections:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.top_margin = Mm(MARGINS_MM["top"])
+        section.bottom_margin = Mm(MARGINS_MM["bottom"])
+        section.left_margin = Mm(MARGINS_MM["left"])
+        section.right_margin = Mm(MARGINS_MM["right"])
+        for footer, side in (
+            (section.footer, WD_ALIGN_PARAGRAPH.RIGHT),
+            (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT),
+        ):
+            paragraph = footer.paragraphs[0]
+            paragraph.alignment = side
+            _page_number_field(paragraph)
+
+
 def _document() -> DocumentObject:
     doc = Document()
-    _east_asian_font(doc.styles["Normal"], BODY_FONT, 12)
-    for name in ("Title", "Heading 1", "Heading 2"):
-        _east_asian_font(doc.styles[name], HEADING_FONT)
+    normal = doc.styles["Normal"]
+    _east_asian_font(normal, BODY_FONT, BODY_SIZE)
+    normal.paragraph_format.line_spacing = Pt(LINE_PITCH)
+    normal.paragraph_format.space_after = Pt(0)
+    _heading_style(doc.styles["Title"], TITLE_FONT, TITLE_SIZE)
+    _heading_style(doc.styles["Heading 1"], HEADING_FONT, BODY_SIZE)
+    _heading_style(doc.styles["Heading 2"], SUBHEADING_FONT, BODY_SIZE)
+    _east_asian_font(doc.styles["Table Grid"], BODY_FONT, TABLE_SIZE)
+    # Word's Title style draws a rule under the title; an official title has none.
+    borders = doc.styles["Title"].element.pPr.find(qn("w:pBdr"))
+    if borders is not None:
+        doc.styles["Title"].element.pPr.remove(borders)
+    _page_setup(doc)
     return doc
 
 
@@ -105,6 +178,8 @@ def _section(doc: DocumentObject, section: OfficeSection, heading_level: int) ->
         ),
         (_("各问题收到意见情况"), lambda: _findings_table(doc, section)),
         (_("各渠道收到意见情况"), lambda: _channels_table(doc, section)),
+        (_("办理情况"), lambda: _statuses_table(doc, section)),
+        (_("群众满意度"), lambda: _ratings_table(doc, section)),
         (_("逾期未答复意见"), lambda: _overdue_table(doc, section)),
     ]
     for index, (title, write) in enumerate(parts):
@@ -135,6 +210,32 @@ def _channels_table(doc: DocumentObject, section: OfficeSection) -> None:
         return
     rows = [(str(CHANNEL_LABELS.get(code, code)), count) for code, count in section.channels]
     _table(doc, (_("渠道"), _("件数")), rows)
+
+
+def _statuses_table(doc: DocumentObject, section: OfficeSection) -> None:
+    """What was done: how many opinions stand in each state, in words."""
+    if not section.statuses:
+        doc.add_paragraph(_("无。"))
+        return
+    rows = [(workflow.label(code), count) for code, count in section.statuses]
+    _table(doc, (_("办理状态"), _("件数")), rows)
+
+
+def _ratings_table(doc: DocumentObject, section: OfficeSection) -> None:
+    """How citizens rated the answers (好差评), and the share satisfied or fairly satisfied."""
+    if not section.ratings:
+        doc.add_paragraph(_("尚无群众对答复作出评价。"))
+        return
+    total = sum(count for _code, count in section.ratings)
+    _table(
+        doc,
+        (_("评价"), _("件数")),
+        [(satisfaction.label(code), count) for code, count in section.ratings],
+    )
+    pleased = sum(c for code, c in section.ratings if code in ("satisfied", "basically_satisfied"))
+    doc.add_paragraph(
+        _("共%(n)s件评价，满意和基本满意占%(share)s。", n=total, share=_share(pleased, total))
+    )
 
 
 def _overdue_table(doc: DocumentObject, section: OfficeSection) -> None:

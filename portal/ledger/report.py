@@ -24,6 +24,7 @@ from portal.intake.models import Submission, SubmissionFinding
 from portal.ledger import stats
 from portal.notices.models import Finding, Notice
 from portal.offices.models import Office
+from portal.triage.case_models import Rating
 from portal.triage.workflow import OPEN_STATUSES
 from portal.workdays import local_date, local_today
 
@@ -66,7 +67,9 @@ class OfficeSection:
     totals: Totals = field(default_factory=Totals)
     findings: list[FindingLine] = field(default_factory=list)
     channels: list[tuple[str, int]] = field(default_factory=list)  # (channel code, count)
+    statuses: list[tuple[str, int]] = field(default_factory=list)  # (status code, count)
     overdue: list[OverdueLine] = field(default_factory=list)
+    ratings: list[tuple[str, int]] = field(default_factory=list)  # (rating code, count)
     first_received: date | None = None
 
 
@@ -175,16 +178,35 @@ def _finding_lines(ledger: stats.LedgerFilter) -> dict[int | None, list[FindingL
     return out
 
 
-def _channels(ledger: stats.LedgerFilter) -> dict[int | None, list[tuple[str, int]]]:
+def _counts_by(column: Any, ledger: stats.LedgerFilter) -> dict[int | None, list[tuple[str, int]]]:
+    """Per office, (value, count) of ``column``, most first; spam left out."""
     stmt = (
-        select(Submission.office_id, Submission.channel, func.count())
+        select(Submission.office_id, column, func.count())
         .where(Submission.status != "spam", *ledger.conditions())
-        .group_by(Submission.office_id, Submission.channel)
+        .group_by(Submission.office_id, column)
     )
     by_office: dict[int | None, Counter[str]] = defaultdict(Counter)
-    for office_id, channel, count in db.session.execute(stmt):
-        by_office[office_id][channel] += count
+    for office_id, value, count in db.session.execute(stmt):
+        by_office[office_id][value] += count
     return {k: sorted(v.items(), key=lambda kv: (-kv[1], kv[0])) for k, v in by_office.items()}
+
+
+def _ratings(ledger: stats.LedgerFilter) -> dict[int | None, list[tuple[str, int]]]:
+    """Per office, how the answers were rated (好差评): every rating given, most first."""
+    stmt = (
+        select(Submission.office_id, Rating.rating, func.count())
+        .join(Rating, Rating.submission_id == Submission.id)
+        .where(Submission.status != "spam", *ledger.conditions())
+        .group_by(Submission.office_id, Rating.rating)
+    )
+    by_office: dict[int | None, Counter[str]] = defaultdict(Counter)
+    for office_id, rating, count in db.session.execute(stmt):
+        by_office[office_id][rating] += count
+    return {k: sorted(v.items(), key=lambda kv: (-kv[1], kv[0])) for k, v in by_office.items()}
+
+
+def _channels(ledger: stats.LedgerFilter) -> dict[int | None, list[tuple[str, int]]]:
+    return _counts_by(Submission.channel, ledger)
 
 
 def _overdue_lines(ledger: stats.LedgerFilter, today: date) -> dict[int | None, list[OverdueLine]]:
@@ -240,7 +262,9 @@ def office_sections(
     totals = _totals(narrowed, today)
     findings = _finding_lines(narrowed)
     channels = _channels(narrowed)
+    statuses = _counts_by(Submission.status, narrowed)
     overdue = _overdue_lines(narrowed, today)
+    ratings = _ratings(narrowed)
     sections = []
     for office in offices:
         office_totals, first = totals.get(office.id, (Totals(), None))
@@ -251,8 +275,10 @@ def office_sections(
                 office_totals,
                 findings.get(office.id, []),
                 channels.get(office.id, []),
-                overdue.get(office.id, []),
-                local_date(first) if first is not None else None,
+                statuses=statuses.get(office.id, []),
+                overdue=overdue.get(office.id, []),
+                ratings=ratings.get(office.id, []),
+                first_received=local_date(first) if first is not None else None,
             )
         )
     return sections

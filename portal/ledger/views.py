@@ -9,12 +9,12 @@ Every staff page here covers the reader's offices only, or the one picked with `
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from portal.intake.models import CHANNEL_LABELS
 from portal.ledger import charts, docx_report, export, report, stats
 from portal.ledger.office_scope import OfficeScope, office_scope, report_office
 from portal.notices.models import Notice
-from portal.site import download, same_origin_only
+from portal.site import content_disposition, download, same_origin_only
 from portal.staff.auth import roles_required
 from portal.staff.recent_auth import recent_auth_required
 from portal.staff.scope import require_office
@@ -80,6 +80,68 @@ def _notices(scope: OfficeScope) -> list[Notice]:
     return list(db.session.scalars(query))
 
 
+def _queue_link(ledger: stats.LedgerFilter, scope: OfficeScope, **narrowed: Any) -> str:
+    """The staff queue filtered to what a bar counts, within the dashboard's own filters."""
+    args: dict[str, Any] = {
+        "office": scope.office.id if scope.office else None,
+        "notice": ledger.notice_id,
+        "from": ledger.date_from.isoformat() if ledger.date_from else None,
+        "to": ledger.date_to.isoformat() if ledger.date_to else None,
+    }
+    args.update(narrowed)
+    return url_for("triage.queue", **{k: v for k, v in args.items() if v is not None})
+
+
+def _week_link(ledger: stats.LedgerFilter, scope: OfficeScope, monday: date) -> str:
+    start = max(monday, ledger.date_from) if ledger.date_from else monday
+    end = monday + timedelta(days=6)
+    end = min(end, ledger.date_to) if ledger.date_to else end
+    return _queue_link(ledger, scope, **{"from": start.isoformat(), "to": end.isoformat()})
+
+
+def _charts(
+    ledger: stats.LedgerFilter,
+    scope: OfficeScope,
+    findings: list[stats.FindingStats],
+    channels: list[tuple[str, int]],
+    statuses: list[tuple[str, int]],
+    weeks: list[tuple[date, int]],
+) -> dict[str, str]:
+    """Each chart twice: wide for a desktop, narrow for a phone (the page shows one)."""
+    link = partial(_queue_link, ledger, scope)
+    finding_items: list[charts.Item] = [
+        (
+            f"{f.number}. {f.title}" if f.number is not None else f.title,
+            f.received,
+            link(finding=f.finding_id) if f.finding_id != stats.NO_FINDING else None,
+        )
+        for f in findings
+    ]
+    channel_items: list[charts.Item] = [
+        (str(CHANNEL_LABELS.get(k, k)), v, link(channel=k)) for k, v in channels
+    ]
+    status_items: list[charts.Item] = [(workflow.label(k), v, link(status=k)) for k, v in statuses]
+    week_items: list[charts.Item] = [
+        (f"{d.month}/{d.day}", v, _week_link(ledger, scope, d)) for d, v in weeks
+    ]
+    bars = (
+        ("findings", finding_items, _("各问题收到意见数")),
+        ("channels", channel_items, _("各渠道意见数")),
+        ("statuses", status_items, _("各状态意见数")),
+    )
+    out: dict[str, str] = {}
+    for name, items, title in bars:
+        out[name] = charts.horizontal_bars(items, title=title)
+        out[f"{name}_narrow"] = charts.horizontal_bars(
+            items, title=title, width=charts.NARROW, narrow=True
+        )
+    out["weeks"] = charts.vertical_bars(week_items, title=_("每周收到意见数"))
+    out["weeks_narrow"] = charts.vertical_bars(
+        week_items, title=_("每周收到意见数"), width=charts.NARROW
+    )
+    return out
+
+
 @bp.get("/dashboard")
 @roles_required(*STAFF_ROLES)
 def dashboard() -> str:
@@ -88,22 +150,7 @@ def dashboard() -> str:
     channels = stats.channel_counts(ledger)
     statuses = stats.status_counts(ledger)
     weeks = stats.weekly_counts(ledger)
-    finding_items = [
-        (f"{f.number}. {f.title}" if f.number is not None else f.title, f.received)
-        for f in findings
-    ]
-    svgs = {
-        "findings": charts.horizontal_bars(finding_items, title=_("各问题收到意见数")),
-        "channels": charts.horizontal_bars(
-            [(str(CHANNEL_LABELS.get(k, k)), v) for k, v in channels], title=_("各渠道意见数")
-        ),
-        "statuses": charts.horizontal_bars(
-            [(workflow.label(k), v) for k, v in statuses], title=_("各状态意见数")
-        ),
-        "weeks": charts.vertical_bars(
-            [(f"{d.month}/{d.day}", v) for d, v in weeks], title=_("每周收到意见数")
-        ),
-    }
+    svgs = _charts(ledger, scope, findings, channels, statuses, weeks)
     report_for = scope.office or (scope.choices[0] if len(scope.choices) == 1 else None)
     return render_template(
         "ledger/dashboard.html",
@@ -134,10 +181,11 @@ def _filter_details(
 @roles_required(*STAFF_ROLES)
 @recent_auth_required
 def ledger_xlsx() -> Response:
+    """The workbook streams out as it is made (rows straight into the zip): the first bytes
+    leave at once, so nginx (X-Accel-Buffering: no, see deploy/nginx) and the browser see a
+    download in progress however large the office, and memory stays flat."""
     ledger, notice, scope = _ledger_filter()
-    # A temporary file, not memory: the workbook of a million rows is tens of megabytes.
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it after streaming
-    count = export.write_ledger("xlsx", spool, ledger)
+    count, chunks = export.xlsx_stream(ledger)
     audit.record(
         "ledger.export",
         object_type="notice" if notice else None,
@@ -145,12 +193,12 @@ def ledger_xlsx() -> Response:
         details={"format": "xlsx", **_filter_details(ledger, notice, scope), "rows": count},
     )
     db.session.commit()
-    spool.seek(0)
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     label = notice.slug if notice else (scope.office.slug if scope.office else "全部")
-    name = f"台账-{label}-{stamp}.xlsx"
-    response = send_file(spool, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name)
+    response = Response(stream_with_context(chunks), mimetype=XLSX_MIMETYPE)
+    response.headers["Content-Disposition"] = content_disposition(f"台账-{label}-{stamp}.xlsx")
     response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx passes each chunk on as it comes
     return response
 
 
@@ -165,7 +213,15 @@ def office_report() -> Response:
     ledger = replace(ledger, office_ids=(office.id,))
     sections = report.office_sections([office], ledger)
     start, end = report.period(sections, ledger)
-    title = _("%(office)s群众意见办理情况报告", office=office.name)
+    title = (
+        _(
+            "%(office)s关于“%(notice)s”群众意见办理情况的报告",
+            office=office.name,
+            notice=notice.title,
+        )
+        if notice
+        else _("%(office)s群众意见办理情况报告", office=office.name)
+    )
     now = datetime.now(UTC)
     data = docx_report.office_report_docx(report.Report(title, start, end, sections), now)
     audit.record(

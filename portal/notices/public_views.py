@@ -32,7 +32,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
-from werkzeug.http import parse_date, parse_etags
+from werkzeug.http import parse_cookie, parse_date, parse_etags
 
 from portal.caching import NoticeCache, notice_cache, render_shared
 from portal.extensions import db, limiter
@@ -44,9 +44,9 @@ from portal.notices.listing import (
     public_notices,
     public_office,
 )
-from portal.notices.models import Notice
+from portal.notices.models import Category, Notice
 from portal.notices.service import notice_json, published_notices
-from portal.site import choose_lang, request_lang, static_headers
+from portal.site import LANG_COOKIE, choose_lang, request_lang, static_headers
 from portal.workdays import as_utc
 
 bp = Blueprint("notices", __name__)
@@ -151,6 +151,24 @@ def _withdrawn(slug: str) -> Response:
     return Response(body, status=410, mimetype="text/html")
 
 
+def categories_of_section(notice: Notice) -> dict[int, list[Category]]:
+    """Which categories each findings section shows. One findings section shows them all; in a
+    notice whose top-level headings are themselves the categories (一、X方面 with the findings
+    under it), each such section shows its own category, matched by title, so no finding is
+    rendered twice."""
+    sections = [s["number"] for s in notice.sections if s.get("kind") == "findings"]
+    if not sections:
+        return {}
+    titled = {s["title"]: s["number"] for s in notice.sections if s.get("kind") == "findings"}
+    shown: dict[int, list[Category]] = {number: [] for number in sections}
+    for category in notice.categories:
+        if len(sections) > 1 and category.title in titled:
+            shown[titled[category.title]].append(category)
+        else:
+            shown[sections[0]].append(category)
+    return shown
+
+
 def _render_page(notice: Notice) -> tuple[bytes, str]:
     html = render_shared(  # cached for every visitor: nothing of this one's session
         "notices/show.html",
@@ -158,6 +176,7 @@ def _render_page(notice: Notice) -> tuple[bytes, str]:
         findings_by_category={c.id: [f for f in c.findings if f.active] for c in notice.categories},
         findings_outside_sections=bool(notice.categories)
         and not any(s.get("kind") == "findings" for s in notice.sections),
+        categories_of_section=categories_of_section(notice),
         feedback_url=feedback_url,
         revisions=public_revisions(notice),
         finding_status=finding_status,
@@ -244,13 +263,15 @@ class CachedPageMiddleware:
         self.wsgi_app = wsgi_app
         self.pages = pages
         self.ttl = ttl
-        self.common = [*static_headers(secure), ("Vary", "Accept-Language")]
+        self.common = [*static_headers(secure), ("Vary", "Accept-Language, Cookie")]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         method = environ.get("REQUEST_METHOD")
         match = (
             CACHED_PATH.match(environ.get("PATH_INFO", "")) if method in ("GET", "HEAD") else None
         )
+        if match and "lang=" in environ.get("QUERY_STRING", ""):
+            match = None  # a language switch: Flask remembers the choice (site.remember_lang)
         if match:
             entry = self.pages.get(
                 ("json" if match.group(2) else "page", match.group(1), _lang(environ))
@@ -275,7 +296,8 @@ class CachedPageMiddleware:
 def _lang(environ: dict[str, Any]) -> str:
     query = environ.get("QUERY_STRING")
     query_lang = parse_qs(query).get("lang", [None])[0] if query else None
-    return choose_lang(query_lang, environ.get("HTTP_ACCEPT_LANGUAGE"))
+    cookie = parse_cookie(environ.get("HTTP_COOKIE", "")).get(LANG_COOKIE)
+    return choose_lang(query_lang, environ.get("HTTP_ACCEPT_LANGUAGE"), cookie)
 
 
 def _not_modified(entry: CachedPage, environ: dict[str, Any]) -> bool:

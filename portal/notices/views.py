@@ -59,7 +59,12 @@ from portal.offices.service import (
     default_office,
     round_by_slug,
 )
-from portal.printing import pdf_available, render_pdf
+from portal.printing import (
+    is_loopback_url,
+    loopback_links_refused,
+    pdf_available,
+    render_pdf,
+)
 from portal.staff.auth import roles_required
 from portal.staff.scope import office_clause, require_office, visible_office_ids
 
@@ -402,10 +407,13 @@ def poster(slug: str) -> Page:
 
 @bp.get("/<slug>/poster.pdf")
 @roles_required("editor")
-def poster_pdf(slug: str) -> Response:
+@site.same_origin_only  # printing records an event: never started by another site
+def poster_pdf(slug: str) -> Response | Page:
     if not pdf_available():
         abort(501)
     context = _poster_context(slug)
+    if context["print_refused"]:  # a poster whose QR code leads nowhere must not be printed
+        return render_template("notices/admin_poster.html", **context), 409
     html = render_template("notices/admin_poster.html", **context)
     css = Path(current_app.static_folder or "") / "css" / "poster.css"
     return site.download(render_pdf(html, [css]), "application/pdf", f"poster-{slug}.pdf")
@@ -415,9 +423,12 @@ def _poster_context(slug: str) -> dict[str, Any]:
     notice = _notice_or_404(slug)
     target = _feedback_form_url(notice)
     qr = segno.make(target, error="q")
+    loopback = is_loopback_url(target)
     return {
         "notice": notice,
         "target": target,
+        "loopback": loopback,
+        "print_refused": loopback and loopback_links_refused(current_app.config),
         "qr": qr.svg_data_uri(scale=10, border=2, dark="#000", light="#fff"),
         "office": notice.office.name,
         "opens": _to_local(notice.feedback_opens_at),

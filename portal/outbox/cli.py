@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.outbox.models import STATUSES, OutboxMessage
-from portal.outbox.send import BATCH, send_due
+from portal.outbox.send import BATCH, LOOPBACK_HELD, send_due
 
 outbox_cli = AppGroup("outbox", help="Outgoing mail.")
 
@@ -23,6 +23,8 @@ def _send_all() -> tuple[int, int, int]:
         sent, failed, dead = sent + report.sent, failed + report.failed, dead + report.dead
         for error in report.errors:
             click.echo(f"failed {error}", err=True)
+        if report.held:
+            click.echo(f"held {report.held}: {LOOPBACK_HELD}", err=True)
         # Stop when nothing was claimed or the server is failing (the rest waits for backoff).
         if report.claimed < BATCH or report.sent == 0:
             return sent, failed, dead

@@ -6,6 +6,11 @@ with a lease and a claim token in one short transaction; the conditional UPDATE 
 safe too. Each attempt counts at claim time, so a worker that dies mid-send still uses one.
 Send: one SMTP connection per batch, timeout MAIL_TIMEOUT. Result: sent, or failed with the
 error and a backoff of min(2^attempts minutes, 6 h); dead after MAX_ATTEMPTS.
+
+Held: mail with a link to this machine (PUBLIC_BASE_URL left at 127.0.0.1 or localhost) would
+send citizens to an address that cannot open; it stays queued, unsent and without using an
+attempt, with LOOPBACK_HELD as its last_error (`flask outbox send` says so); it is looked at
+again every hour and never sent with such a link (its text was written with the wrong address).
 """
 
 from __future__ import annotations
@@ -22,8 +27,16 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from portal.extensions import db
 from portal.outbox.models import OutboxMessage
+from portal.printing import loopback_links_refused
 
 MAX_ATTEMPTS = 10
+# Links a citizen's phone cannot open: this machine's own addresses.
+LOOPBACK_MARKERS = ("://127.", "://localhost", "://[::1]", "://0.0.0.0")
+LOOPBACK_HELD = (
+    "未发送：邮件中的链接指向本机地址（PUBLIC_BASE_URL 仍为 127.0.0.1/localhost），"
+    "收件人无法打开。请设置正式网址后再发送。"
+)
+HOLD_FOR = timedelta(hours=1)
 MAX_BACKOFF = timedelta(hours=6)
 BATCH = 50
 # Errors that concern one message (its recipient, its headers), not the connection.
@@ -46,6 +59,7 @@ class SendReport:
     failed: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+    held: int = 0  # kept queued: their links point at this machine
 
     @property
     def claimed(self) -> int:
@@ -169,10 +183,45 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()
 
 
+def _has_loopback_link(row: OutboxMessage) -> bool:
+    # In Python: the text is encrypted at rest, so SQL cannot look inside it.
+    return any(marker in (row.text or "") + (row.html or "") for marker in LOOPBACK_MARKERS)
+
+
+def _hold(row: OutboxMessage, token: str) -> None:
+    """Give a claimed row back unsent: queued again in HOLD_FOR, its attempt not counted."""
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, OutboxMessage.claim_token == token)
+        .values(
+            status="queued",
+            lease_until=None,
+            attempts=OutboxMessage.attempts - 1,
+            last_error=LOOPBACK_HELD,
+            next_attempt_at=datetime.now(UTC) + HOLD_FOR,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _hold_loopback_links(rows: list[OutboxMessage]) -> tuple[list[OutboxMessage], int]:
+    """(the rows to send, how many were held). Nothing is held where loopback links are the
+    real address (development, tests: printing.loopback_links_refused)."""
+    if not loopback_links_refused(current_app.config):
+        return rows, 0
+    held = [row for row in rows if _has_loopback_link(row)]
+    for row in held:
+        _hold(row, row.claim_token or "")
+    if held:
+        current_app.logger.warning("outbox: %d message(s) held: %s", len(held), LOOPBACK_HELD)
+    return [row for row in rows if row not in held], len(held)
+
+
 def send_due(limit: int = BATCH) -> SendReport:
     """Claim due rows and deliver them over one SMTP connection."""
     report = SendReport()
-    rows = claim(limit)
+    rows, report.held = _hold_loopback_links(claim(limit))
     if not rows:
         return report
     work = [(row.id, row.claim_token or "", row, build_message(row)) for row in rows]

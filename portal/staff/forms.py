@@ -141,6 +141,21 @@ class MembershipForm(FlaskForm):
             raise ValidationError(_l("请选择列表中的单位。"))
 
 
+class RoleForm(FlaskForm):
+    """An account's role: admin or supervisor everywhere, or an office role in one office."""
+
+    role = SelectField(_l("改为"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+    office = SelectField(
+        _l("单位（编辑、办理人员、只读）"), coerce=lambda v: int(v or 0), validate_choice=False
+    )
+
+    def validate_office(self, field: SelectField) -> None:
+        if self.role.data in GLOBAL_ROLES:
+            return
+        if not field.data or field.data not in {value for value, _label in field.choices or []}:
+            raise ValidationError(_l("编辑、办理人员、只读角色须选择单位。"))
+
+
 class ConfirmForm(FlaskForm):
     """A bare POST form: CSRF token plus an optional confirmation box."""
 

@@ -59,6 +59,9 @@ SUBMISSION_TABLES: tuple[tuple[str, bool], ...] = (
     ("duplicate_links", False),
     ("finding_dismissals", False),
     ("replies", False),
+    ("case_ratings", False),
+    ("case_pauses", False),
+    ("identity_disputes", False),
     ("outbox", True),
 )
 # Tables with a submission_id and no policy, and why (tests check every other one has one).

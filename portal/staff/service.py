@@ -90,6 +90,60 @@ def set_membership(user: User, office: Office, role: str | None, *, actor: str |
     )
 
 
+def set_role(
+    user: User, role: str, *, office: Office | None = None, actor: str | None = None
+) -> None:
+    """Change the account's role: admin or supervisor everywhere, or an office role in
+    ``office`` (a global user becomes staff of that one office; a staff user gets or changes
+    that office's role and keeps the others). Ends the user's sessions; caller commits."""
+    if role not in ROLES:
+        raise ValueError(f"未知角色 {role!r}")
+    before = user.role_label
+    if role in GLOBAL_ROLES:
+        if user.role == "admin" and role != "admin" and _admins_left(user) == 0:
+            raise ValueError("这是最后一个启用的管理员账户，不能改为其他角色。")
+        user.memberships.clear()
+        user.role = role
+    else:
+        if office is None:
+            raise ValueError("编辑、办理人员、只读角色须指定单位。")
+        if user.role == "admin" and _admins_left(user) == 0:
+            raise ValueError("这是最后一个启用的管理员账户，不能改为其他角色。")
+        if user.role in GLOBAL_ROLES:
+            user.memberships.clear()
+            user.role = STAFF
+        current = next((m for m in user.memberships if m.office_id == office.id), None)
+        if current is None:
+            user.memberships.append(Membership(office_id=office.id, role=role))
+        else:
+            current.role = role
+    end_all_sessions(user)
+    db.session.flush()
+    audit.record(
+        "user.role",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        details={
+            "email": user.email,
+            "role": role,
+            "office": office.slug if office is not None and role not in GLOBAL_ROLES else None,
+            "before": before,
+        },
+    )
+
+
+def _admins_left(leaving: User) -> int:
+    """Active admins other than ``leaving``: the deployment must keep one."""
+    return len(
+        db.session.scalars(
+            select(User.id).where(
+                User.role == "admin", User.active.is_(True), User.id != leaving.id
+            )
+        ).all()
+    )
+
+
 def disable_user(user: User, *, actor: str | None = None) -> None:
     user.active = False
     end_all_sessions(user)

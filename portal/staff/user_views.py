@@ -13,7 +13,7 @@ from portal.offices.models import Office
 from portal.offices.service import all_offices, default_office
 from portal.staff import enrolment
 from portal.staff.auth import roles_required
-from portal.staff.forms import ConfirmForm, MembershipForm, UserCreateForm
+from portal.staff.forms import ConfirmForm, MembershipForm, RoleForm, UserCreateForm
 from portal.staff.models import OFFICE_ROLES, STAFF, User
 from portal.staff.service import (
     all_users,
@@ -21,6 +21,7 @@ from portal.staff.service import (
     disable_user,
     reset_2fa,
     set_membership,
+    set_role,
 )
 from portal.staff.views import bp
 
@@ -45,6 +46,17 @@ def _membership_form() -> MembershipForm:
     return form
 
 
+def _role_form(user: User | None = None) -> RoleForm:
+    """The role form; for the users page, preset to the account's present role."""
+    form = RoleForm()
+    form.office.choices = [(0, "—"), *((o.id, o.name) for o in all_offices(active_only=True))]
+    if user is not None:
+        first = user.memberships[0] if user.memberships else None
+        form.role.data = first.role if user.role == STAFF and first else user.role
+        form.office.data = first.office_id if first else 0
+    return form
+
+
 def _users_page(form: UserCreateForm, status: int = 200) -> tuple[str, int]:
     return render_template(
         "staff/users.html",
@@ -52,6 +64,7 @@ def _users_page(form: UserCreateForm, status: int = 200) -> tuple[str, int]:
         form=form,
         confirm_form=ConfirmForm(),
         membership_form=_membership_form,
+        role_form=_role_form,
         staff_role=STAFF,
     ), status
 
@@ -122,6 +135,36 @@ def users_membership(user_id: int) -> Response:
             "info",
         )
     return redirect(url_for("staff.users", _anchor=f"user-{user.id}"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@roles_required("admin")
+def users_role(user_id: int) -> Response:
+    """Change the account's role; the account is logged out everywhere (audited)."""
+    user = _user_or_404(user_id)
+    form = _role_form()
+    back = redirect(url_for("staff.users", _anchor=f"user-{user.id}"))
+    if not form.validate_on_submit():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        flash(" ".join(str(e) for e in errors) or _("请重试。"), "error")
+        return back
+    office = db.session.get(Office, form.office.data) if form.office.data else None
+    try:
+        set_role(user, form.role.data or "", office=office, actor=current_user.actor)
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return back
+    db.session.commit()
+    flash(
+        _(
+            "已将 %(email)s 的角色改为：%(roles)s。该账户已退出登录，须重新登录。",
+            email=user.email,
+            roles=user.role_label,
+        ),
+        "info",
+    )
+    return back
 
 
 @bp.post("/users/<int:user_id>/disable")

@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from portal import labels
 from portal.extensions import db, limiter
 from portal.staff import auth, factors, security_keys, service, throttle
 from portal.staff.forms import CodeForm, ConfirmForm, LoginForm, PasswordChangeForm
@@ -49,6 +50,16 @@ def _login_limit() -> str:
 @login_required
 def home() -> Page:
     return render_template("staff/home.html", role_labels=ROLE_LABELS)
+
+
+@bp.app_template_global("actor_name")
+def actor_name(actor: str | None) -> str:
+    """An audit actor as staff read it: a colleague's name, "系统" or "市民", never
+    "user:<id>:<email>" (revision lists, histories)."""
+    user_id = labels.actor_user_id(actor)
+    user = db.session.get(User, user_id) if user_id is not None else None
+    names = {user.id: user.display_name or user.email} if user else {}
+    return labels.actor_label(actor, names)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -176,6 +187,7 @@ NAV: tuple[tuple[LazyString, str, tuple[str, ...]], ...] = (
     (_l("统计"), "ledger.dashboard", ("triager", "viewer", "editor", "supervisor")),
     (_l("公示管理"), "notice_admin.index", ("editor",)),
     (_l("待审答复"), "replies.pending", ("editor",)),
+    (_l("常用答复"), "triage.canned_replies", ("editor", "triager")),
     (_l("单位管理"), "staff.offices", ()),
     (_l("巡察轮次"), "staff.rounds", ()),
     (_l("审计日志"), "audit.events", ()),

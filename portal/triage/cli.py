@@ -1,4 +1,4 @@
-"""`flask triage digest` (the assignees' daily mail) and `flask triage suggest`.
+"""`flask triage digest` (daily mail), `flask triage suggest` and `flask triage reindex`.
 
 `suggest --notice SLUG [TEXT]`: with TEXT one JSON array [{number, title, score}], best first
 ([] when nothing is relevant); without TEXT one text per line on stdin and one array per line on
@@ -117,3 +117,25 @@ def suggest_command(slug: str | None, round_slug: str | None, text: str | None) 
     for line in sys.stdin:
         # Every input line gets exactly one output line, blank lines included ([]).
         click.echo(answer(line.rstrip("\r\n")))
+
+
+@triage_cli.command("reindex")
+@click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True)
+def reindex_command(batch: int) -> None:
+    """Rebuild every submission's search row (after a restore, or a change to what is indexed).
+
+    One transaction per batch: a stopped run keeps what it did and can simply be run again. A
+    progress bar on a terminal; one summary line otherwise."""
+    from portal.intake.models import Submission
+    from portal.progress import progress
+    from portal.triage.search import reindex
+
+    ids = list(db.session.scalars(select(Submission.id).order_by(Submission.id)))
+    with progress(len(ids), "重建检索索引") as advance:
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            for submission_id in chunk:
+                reindex(submission_id)
+            db.session.commit()
+            advance(len(chunk))
+    click.echo(f"reindexed {len(ids)} submissions")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-from portal.triage.workflow import OPEN_STATUSES
+from portal.triage.workflow import OPEN_STATUSES, RAISED_STATUSES
 from portal.workdays import WorkCalendar, local_today
 
 if TYPE_CHECKING:
@@ -35,8 +35,9 @@ def deadline_state(
     calendar: WorkCalendar,
     soon: int = DUE_SOON_WORKDAYS,
 ) -> DeadlineState | None:
-    """None when the office owes nothing (closed, replied, referred...) or there is no date."""
-    if status not in OPEN_STATUSES or reply_due_on is None:
+    """None when the office owes nothing (closed, replied, referred...), when the clock is paused
+    (waiting for the submitter: triage.pauses) or there is no date."""
+    if status not in OPEN_STATUSES or status == "waiting" or reply_due_on is None:
         return None
     if reply_due_on < today:
         return "overdue"
@@ -75,15 +76,21 @@ class Digest:
     overdue: list[Submission] = field(default_factory=list)
     due_soon: list[Submission] = field(default_factory=list)
     open: list[Submission] = field(default_factory=list)
+    # Of the above: raised again by the submitter (新追问, 不满意重办), and due today.
+    raised: list[Submission] = field(default_factory=list)
+    due_today: list[Submission] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return len(self.overdue) + len(self.due_soon) + len(self.open)
 
 
-def build_digests(today: date, calendar: WorkCalendar) -> list[Digest]:
+def build_digests(
+    today: date, calendar: WorkCalendar, soon: int = DUE_SOON_WORKDAYS
+) -> list[Digest]:
     """One digest per active staff user with open submissions assigned to them, of offices
-    where that user holds a role (an assignee who left an office no longer reads its cases)."""
+    where that user holds a role (an assignee who left an office no longer reads its cases).
+    ``soon``: remind this many working days before the deadline (REMINDER_WORKDAYS)."""
     from sqlalchemy import select
 
     from portal.extensions import db
@@ -103,10 +110,14 @@ def build_digests(today: date, calendar: WorkCalendar) -> list[Digest]:
         if user is None or not can(submission.office_id, user=user):
             continue
         digest = digests.setdefault(user.id, Digest(user))
-        state = deadline_state(submission.status, submission.reply_due_on, today, calendar)
+        state = deadline_state(submission.status, submission.reply_due_on, today, calendar, soon)
         {"overdue": digest.overdue, "due_soon": digest.due_soon}.get(
             state or "", digest.open
         ).append(submission)
+        if submission.status in RAISED_STATUSES:
+            digest.raised.append(submission)
+        if state == "due_soon" and submission.reply_due_on == today:
+            digest.due_today.append(submission)
     return [digests[k] for k in sorted(digests)]
 
 
@@ -128,7 +139,8 @@ def send_digests(
     today = today or local_today()
     calendar = calendar or WorkCalendar.from_config(current_app.config)
     sent: list[Digest] = []
-    for digest in build_digests(today, calendar):
+    soon = int(current_app.config.get("REMINDER_WORKDAYS", DUE_SOON_WORKDAYS))
+    for digest in build_digests(today, calendar, soon):
         already = db.session.scalar(
             select(DigestSent).where(DigestSent.user_id == digest.user.id, DigestSent.day == today)
         )
@@ -138,7 +150,8 @@ def send_digests(
         message = enqueue(
             to=digest.user.email,
             subject=f"[每日待办] {today.isoformat()} 逾期{len(digest.overdue)}件，"
-            f"即将到期{len(digest.due_soon)}件，在办{len(digest.open)}件",
+            f"即将到期{len(digest.due_soon)}件，在办{len(digest.open)}件"
+            + (f"，新追问/重办{len(digest.raised)}件" if digest.raised else ""),
             text=render_template("triage/digest.txt", **context),
             kind="digest",
         )
@@ -160,6 +173,7 @@ def _digest_context(digest: Digest, today: date, calendar: WorkCalendar) -> dict
     from flask import current_app
 
     from portal.offices.service import letter_identity
+    from portal.triage.workflow import label as workflow_label
 
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
 
@@ -187,5 +201,9 @@ def _digest_context(digest: Digest, today: date, calendar: WorkCalendar) -> dict
         "overdue": lines(digest.overdue),
         "due_soon": lines(digest.due_soon),
         "open": lines(digest.open),
+        "raised": lines(digest.raised),
+        "due_today": lines(digest.due_today),
+        "soon": int(current_app.config.get("REMINDER_WORKDAYS", DUE_SOON_WORKDAYS)),
+        "status_label": {s.code: workflow_label(s.status) for s in items},
         "office_name": "、".join(names),
     }

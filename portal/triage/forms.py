@@ -251,3 +251,19 @@ class LetterForm(FlaskForm):
     letter_date = DateField(_l("落款日期"), validators=[Optional()])
     # The reply the letter starts from when no text is given; else the newest reply.
     reply_id = IntegerField(validators=[Optional()])
+
+
+# --- canned replies ---------------------------------------------------------------------------
+
+
+class CannedReplyForm(FlaskForm):
+    """One canned reply of an office: for one of its findings, or general (finding left empty)."""
+
+    office = IntegerField(validators=[InputRequired()])
+    finding = IntegerField(_l("适用的问题"), validators=[Optional()])
+    title = StringField(_l("标题"), validators=[Length(max=200)])
+    body = TextAreaField(_l("答复内容"), validators=[Length(max=20_000)])
+
+
+class RetireForm(FlaskForm):
+    retire = BooleanField()

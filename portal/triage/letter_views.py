@@ -36,6 +36,7 @@ from portal.extensions import db
 from portal.intake import offline
 from portal.intake.models import CHANNEL_LABELS, Submission
 from portal.intake.service import audit_personal_data_view, find_by_code
+from portal.intake.slips import tracking_facts
 from portal.offices.service import letter_identity
 from portal.personal_data import mask_address, mask_name
 from portal.printing import pdf_available, render_pdf
@@ -113,6 +114,7 @@ def _letter_context(
         "channel_label": _channel_label(submission),
         "date_text": offline.chinese_date(letter_date),
         "pdf_available": pdf_available(),
+        "facts": tracking_facts(submission),  # code, tracking URL and QR, deadline
     }
 
 

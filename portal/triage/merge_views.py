@@ -60,7 +60,7 @@ def merge_pick(code: str) -> Response:
         query=query,
         label=workflow.label,
     )
-    return no_store(Response(html))
+    return no_store(Response(html, mimetype="text/html"))
 
 
 @bp.get("/submissions/<code>/merge/confirm", endpoint="merge_confirm")
@@ -80,4 +80,4 @@ def merge_confirm(code: str) -> Response:
         similar_enough=relation is not None and relation.score >= duplicates.NEAR_DUPLICATE,
         label=workflow.label,
     )
-    return no_store(Response(html, status=status))
+    return no_store(Response(html, status=status, mimetype="text/html"))

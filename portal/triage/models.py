@@ -213,7 +213,9 @@ class Reply(Model):
 
 
 class CannedReply(Model):
-    """A reusable reply text; finding_id None means it fits any submission."""
+    """A reusable reply text of one office; finding_id None means it fits any of the office's
+    submissions. A retired one is kept (replies may have started from it) but no longer offered.
+    """
 
     __tablename__ = "canned_replies"
 
@@ -221,6 +223,10 @@ class CannedReply(Model):
     finding_id: Mapped[int | None] = mapped_column(
         ForeignKey("findings.id", ondelete="CASCADE"), index=True
     )
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    finding: Mapped[Finding | None] = relationship()

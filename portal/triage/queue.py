@@ -28,13 +28,18 @@ from portal.extensions import db
 from portal.intake.models import CHANNELS, Attachment, Submission, SubmissionFinding
 from portal.notices.models import Finding
 from portal.triage import search
+from portal.triage.deadlines import DUE_SOON_WORKDAYS
 from portal.triage.workflow import OPEN_STATUSES, STATUSES
-from portal.workdays import local_midnight_utc
+from portal.workdays import WorkCalendar, local_midnight_utc
 
 PAGE_SIZE = 50
 SORTS = ("received", "due")
 COUNTS_CACHE = "queue_counts"
 COUNTS_KEPT = 512  # filters whose counts are kept at once
+# Open but not on the clock: the office waits for the submitter (等待补充), so never overdue.
+PAUSED_STATUSES = frozenset({"waiting"})
+RUNNING_STATUSES = OPEN_STATUSES - PAUSED_STATUSES
+MAX_CAMPAIGN_CODE = 40
 
 
 # The offices a queue reads: ids, or None for every office and the unrouted submissions.
@@ -57,9 +62,14 @@ class QueueFilter:
     received_from: date | None = None
     received_to: date | None = None
     overdue: bool = False
+    due_soon: bool = False
     late: bool = False
     attachments: bool = False
     q: str = ""
+    # A campaign (集中反映): the opinion of this code and its similar ones (duplicates.py);
+    # ``codes`` is what the view resolved it to, within the user's offices.
+    campaign: str | None = None
+    codes: tuple[str, ...] | None = None
     sort: str = "received"
     after: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False)
@@ -77,11 +87,13 @@ class QueueFilter:
             args.append(("from", target.received_from.isoformat()))
         if target.received_to:
             args.append(("to", target.received_to.isoformat()))
-        for flag in ("overdue", "late", "attachments"):
+        for flag in ("overdue", "due_soon", "late", "attachments"):
             if getattr(target, flag):
                 args.append((flag, "1"))
         if target.q:
             args.append(("q", target.q))
+        if target.campaign:
+            args.append(("campaign", target.campaign))
         if target.sort != "received":
             args.append(("sort", target.sort))
         if target.after:
@@ -146,6 +158,9 @@ def parse_filter(args: Mapping[str, Any]) -> QueueFilter:
     after = args.get("after") or None
     if after is not None:
         decode_cursor(after, sort)
+    campaign = (args.get("campaign") or "").strip() or None
+    if campaign is not None and (len(campaign) > MAX_CAMPAIGN_CODE or not campaign.isprintable()):
+        raise BadFilter("campaign")
     return QueueFilter(
         office=_int(args.get("office"), "office"),
         notice=_int(args.get("notice"), "notice"),
@@ -157,11 +172,13 @@ def parse_filter(args: Mapping[str, Any]) -> QueueFilter:
         received_from=_date(args.get("from"), "from"),
         received_to=_date(args.get("to"), "to"),
         overdue=_flag(args.get("overdue")),
+        due_soon=_flag(args.get("due_soon")),
         late=_flag(args.get("late")),
         attachments=_flag(args.get("attachments")),
         q="".join(ch for ch in (args.get("q") or "") if ch.isprintable()).strip()[:200],
         sort=sort,
         after=after,
+        campaign=campaign,
     )
 
 
@@ -233,7 +250,17 @@ def conditions(
     if f.received_to:
         where.append(Submission.received_at < local_midnight_utc(f.received_to + timedelta(days=1)))
     if f.overdue:
-        where.append(and_(Submission.status.in_(OPEN_STATUSES), Submission.reply_due_on < today))
+        where.append(and_(Submission.status.in_(RUNNING_STATUSES), Submission.reply_due_on < today))
+    if f.due_soon:
+        where.append(
+            and_(
+                Submission.status.in_(RUNNING_STATUSES),
+                Submission.reply_due_on >= today,
+                Submission.reply_due_on < soon_limit(today),
+            )
+        )
+    if f.codes is not None:
+        where.append(Submission.code.in_(f.codes) if f.codes else false())
     if f.late:
         where.append(Submission.late.is_(True))
     if f.attachments:
@@ -243,6 +270,13 @@ def conditions(
         if condition is not None:
             where.append(condition)
     return where
+
+
+def soon_limit(today: date) -> date:
+    """The first reply date that is no longer "due soon" (deadlines.deadline_state: due within
+    DUE_SOON_WORKDAYS working days)."""
+    calendar = WorkCalendar.from_config(current_app.config)
+    return calendar.add_workdays(today, DUE_SOON_WORKDAYS + 1)
 
 
 # --- keyset pages ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@ the ``office`` filter offers only those offices, the notice filter only their no
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 
 from flask import (
     abort,
@@ -19,7 +21,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import LazyString
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +31,13 @@ from werkzeug.wrappers import Response
 
 from portal.extensions import db
 from portal.intake.models import CHANNEL_LABELS, CHANNELS, Submission
+from portal.intake.service import find_by_code
 from portal.notices.models import Finding, Notice
 from portal.offices.models import Office
 from portal.offices.service import all_offices
 from portal.staff.auth import roles_required
 from portal.staff.scope import visible_office_ids
-from portal.triage import actions, deadlines, findings, queue, queue_saved, workflow
+from portal.triage import actions, deadlines, duplicates, findings, queue, queue_saved, workflow
 from portal.triage.forms import BulkForm, SaveViewForm, first_error, malformed
 from portal.triage.models import SavedView
 from portal.triage.views import (
@@ -71,6 +76,36 @@ def _visible_notices(offices: queue.Offices) -> list[Row[tuple[int, str]]]:
     return list(db.session.execute(query))
 
 
+# What a row's marker says: the citizen came back, the clock is paused, the date has passed.
+MARKERS: dict[str, LazyString] = {
+    "follow_up": _l("新追问"),
+    "reopened": _l("不满意"),
+    "paused": _l("暂停计时"),
+    "overdue": _l("已逾期"),
+    "due_soon": _l("即将到期"),
+}
+
+
+def row_state(submission: Submission, today: date, calendar: WorkCalendar) -> str | None:
+    """The deadline marker of a queue row: "paused" while waiting for the submitter (the
+    clock stops), else deadlines.deadline_state."""
+    if submission.status in queue.PAUSED_STATUSES:
+        return "paused"
+    return deadlines.deadline_state(submission.status, submission.reply_due_on, today, calendar)
+
+
+def _with_campaign(filters: queue.QueueFilter, offices: queue.Offices) -> queue.QueueFilter:
+    """A campaign filter resolved to the codes of that opinion and its similar ones (E2's
+    duplicates.find_near_duplicates, same office); an unknown or unreadable code is empty."""
+    if not filters.campaign:
+        return filters
+    origin = find_by_code(filters.campaign)
+    if origin is None or (offices is not None and origin.office_id not in offices):
+        return replace(filters, codes=())
+    similar = duplicates.find_near_duplicates(origin)
+    return replace(filters, codes=(origin.code, *(s.key for s in similar)))
+
+
 def _bad_filter(exc: queue.BadFilter) -> Response:
     flash(_("筛选条件“%(filter)s”无效，已清除。", filter=exc), "error")
     return redirect(url_for("triage.queue"), code=303)
@@ -86,13 +121,11 @@ def queue_page() -> Response:
         queue.check_office(filters, {o.id for o in office_choices})
     except queue.BadFilter as exc:
         return _bad_filter(exc)
+    filters = _with_campaign(filters, offices)
     today = local_today()
     result = queue.page(filters, user_id=current_user.id, today=today, offices=offices)
     calendar = WorkCalendar.from_config(current_app.config)
-    states = {
-        s.id: deadlines.deadline_state(s.status, s.reply_due_on, today, calendar)
-        for s in result.rows
-    }
+    states = {s.id: row_state(s, today, calendar) for s in result.rows}
     notices = _visible_notices(offices)
     chosen = any(n.id == filters.notice for n in notices)
     notice = db.session.get(Notice, filters.notice) if chosen else None
@@ -111,6 +144,7 @@ def queue_page() -> Response:
         channel_labels=CHANNEL_LABELS,
         statuses=workflow.STATUSES,
         label=workflow.label,
+        markers=MARKERS,
         users=actions.assignable_users(offices),
         views=queue_saved.saved_views(current_user.id),
         can_act=can_act(),

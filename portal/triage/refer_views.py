@@ -25,4 +25,6 @@ def refer_suggested(code: str) -> Response:
         suggestion=suggestion if may_refer else None,
         label=workflow.label,
     )
-    return no_store(Response(html, status=200 if suggestion and may_refer else 409))
+    return no_store(
+        Response(html, status=200 if suggestion and may_refer else 409, mimetype="text/html")
+    )

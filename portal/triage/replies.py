@@ -29,6 +29,7 @@ from portal.outbox.models import OutboxMessage
 from portal.staff.models import User
 from portal.triage import workflow
 from portal.triage.anonymise import anonymise
+from portal.triage.merged import for_merged, merged_into
 from portal.triage.models import CannedReply, Reply
 
 BODY_MAX = 10_000
@@ -53,7 +54,12 @@ class CannedText:
 
 def reply_channel(submission: Submission) -> str:
     """Where the answer goes: mail if we have an address, a letter if we have a postal address
-    (letters, calls, visits), otherwise only /track."""
+    (letters, calls, visits), otherwise only /track. While someone says the contact on it is
+    theirs and they never wrote it (not_me), nothing goes to that contact."""
+    from portal.triage.not_me import is_disputed
+
+    if is_disputed(submission):
+        return "track"
     if submission.email:
         return "email"
     if submission.contact_address:
@@ -68,7 +74,15 @@ def canned_texts(submission: Submission) -> list[CannedText]:
     ids = [f.id for f in findings]
     stored = db.session.scalars(
         select(CannedReply)
-        .where(or_(CannedReply.finding_id.is_(None), CannedReply.finding_id.in_(ids)))
+        .where(
+            CannedReply.retired_at.is_(None),
+            or_(
+                # General texts are the answering office's own; a finding's fit wherever it is.
+                (CannedReply.finding_id.is_(None))
+                & (CannedReply.office_id == submission.office_id),
+                CannedReply.finding_id.in_(ids),
+            ),
+        )
         .order_by(CannedReply.finding_id.is_(None), CannedReply.id)
     )
     numbers = {f.id: f.number for f in findings}
@@ -125,7 +139,16 @@ def _mail_text(submission: Submission, body: str) -> str:
         body=body,
         office_name=letter_identity(submission.office)["office_name"],
         track_url=current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/track",
+        rate_url=_rate_url(submission),
     )
+
+
+def _rate_url(submission: Submission) -> str:
+    """The signed 好差评 link of the reply mail (satisfaction.submission_for_token reads it)."""
+    from portal.triage.satisfaction import link_token
+
+    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    return f"{base}/track/rate/{link_token(submission)}"
 
 
 def send_reply(
@@ -164,6 +187,7 @@ def send_reply(
         request_publication(reply, actor=actor_user.actor)
     if submission.status != "replied":
         workflow.change_status(submission, "replied", actor=actor_user.actor)
+    _answer_merged(submission, text, actor_user)
     _notice_page_changed(submission.notice_id)
     audit.record(
         "reply.send",
@@ -173,6 +197,39 @@ def send_reply(
         actor=actor_user.actor,
     )
     return reply
+
+
+def _answer_merged(original: Submission, text: str, actor_user: User) -> None:
+    """Everyone merged into ``original`` gets the same answer on their own channel: a Reply
+    row of their own (shown on their /track, listed for a letter like any other) and a mail
+    when they gave an address. Their status stays "duplicate"."""
+    text = for_merged(text, original)
+    for merged in merged_into(original):
+        channel = reply_channel(merged)
+        copy = Reply(
+            submission_id=merged.id,
+            body=text,
+            author=actor_user.id,
+            author_name=actor_user.display_name or actor_user.email,
+            channel=channel,
+            created_at=datetime.now(UTC),
+        )
+        db.session.add(copy)
+        db.session.flush()
+        if channel == "email":
+            copy.outbox_id = _enqueue_mail(merged, text).id
+        audit.record(
+            "reply.send",
+            object_type="submission",
+            object_id=merged.id,
+            details={
+                "code": merged.code,
+                "reply": copy.id,
+                "channel": channel,
+                "merged_into": original.code,
+            },
+            actor=actor_user.actor,
+        )
 
 
 def _enqueue_mail(submission: Submission, text: str) -> OutboxMessage:

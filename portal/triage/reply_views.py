@@ -50,7 +50,8 @@ def _reply_or_404(reply_id: int, *roles: str) -> Reply:
 
 
 def _detail_url(submission: Submission) -> str:
-    return url_for("triage.detail", code=submission.code)
+    # At the reply panel: where the sender was, with or without script (triage-detail.js).
+    return url_for("triage.detail", code=submission.code) + "#reply"
 
 
 def panel_context(submission: Submission) -> dict[str, Any]:

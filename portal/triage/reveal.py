@@ -34,6 +34,10 @@ REASON_KEPT = 500  # characters of the reason the audit event keeps
 
 
 def masked_personal_data(submission: Submission) -> dict[str, str]:
+    from portal.triage.not_me import HIDDEN, is_disputed
+
+    if is_disputed(submission):  # hidden, not even masked, until staff decide
+        return {"contact_name": str(HIDDEN)}
     return {
         name: mask(value) for name, mask in _MASKS.items() if (value := getattr(submission, name))
     }
@@ -41,6 +45,10 @@ def masked_personal_data(submission: Submission) -> dict[str, str]:
 
 def reveal_personal_data(submission: Submission, reason: str, *, actor: str) -> dict[str, str]:
     """The clear personal data, after writing the audit event that says who looked and why."""
+    from portal.triage.not_me import is_disputed
+
+    if is_disputed(submission):
+        raise ActionError("身份有争议的意见，在作出决定前不能查看个人信息。")
     cleaned = normalise_text(reason or "").strip()
     if len(cleaned) < REASON_MIN:
         raise ActionError("查看个人信息须填写理由。")

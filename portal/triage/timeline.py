@@ -4,7 +4,7 @@ assignments, referrals, replies and the audit events that have no richer row of 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, labels
 from portal.extensions import db
-from portal.intake.models import FollowUp, Submission
+from portal.intake.models import CHANNEL_LABELS, FollowUp, Submission
 from portal.staff.models import User
 from portal.triage import workflow
 from portal.triage.models import Assignment, Note, Referral, Reply, StatusChange
@@ -27,7 +27,7 @@ class TimelineEntry:
     kind: str  # received, status, note, follow_up, assignment, referral, reply, event
     title: str
     body: str | None = None
-    actor: str | None = None
+    actor: str | None = None  # in words (labels.actor_label), never "user:<id>:<email>"
 
 
 # Audit actions shown through their own richer rows instead.
@@ -43,35 +43,52 @@ _COVERED_EVENTS = frozenset(
     }
 )
 
-EVENT_LABELS = {
-    "submission.record": _l("登记"),
-    "personal_data.view": _l("查看个人信息"),
-    "triage.finding.confirm": _l("确认关联问题"),
-    "triage.finding.remove": _l("移除关联问题"),
-    "triage.suggestion.dismiss": _l("驳回系统建议"),
-    "submission.route": _l("分办到承办单位"),
-    "attachment.download": _l("下载附件"),
-    "reply.publication_requested": _l("申请公开答复"),
-    "reply.publication_approved": _l("批准公开答复"),
-    "reply.publication_rejected": _l("不予公开答复"),
+
+def _finding_text(details: dict[str, Any], titles: dict[str, str]) -> str:
+    number = str(details.get("finding", ""))
+    title = details.get("title") or titles.get(number, "")
+    return _("问题%(number)s：%(title)s", number=number, title=title)
+
+
+# What an event's row says under its title, from the event's details and the notice's
+# finding titles (by number): which finding was confirmed, removed or dismissed.
+_EVENT_BODIES: dict[str, Callable[[dict[str, Any], dict[str, str]], str | None]] = {
+    "personal_data.view": lambda d, _t: d.get("reason"),
+    "submission.route": lambda d, _t: d.get("office_name"),
+    "triage.finding.confirm": _finding_text,
+    "triage.finding.remove": _finding_text,
+    "triage.suggestion.dismiss": _finding_text,
+    "attachment.download": lambda d, _t: d.get("filename"),
+    # The case loop (#17): the rating in words, the working days a pause moved the deadline.
+    "submission.rating": lambda d, _t: _rating_text(d.get("rating")),
+    "submission.resume": lambda d, _t: _("暂停%(n)s个工作日", n=d.get("workdays", 0)),
+    "submission.identity_decision": lambda d, _t: _decision_text(d.get("decision")),
 }
 
-# What an event's row says under its title, from the event's details.
-_EVENT_BODIES: dict[str, Callable[[dict[str, Any]], str | None]] = {
-    "personal_data.view": lambda d: d.get("reason"),
-    "submission.route": lambda d: d.get("office_name"),
-    "triage.suggestion.dismiss": lambda d: _(
-        "问题%(number)s：%(title)s", number=d.get("finding"), title=d.get("title", "")
-    ),
-}
+
+def _rating_text(rating: Any) -> str:
+    from portal.triage.satisfaction import label
+
+    return label(str(rating or ""))
+
+
+def _decision_text(decision: Any) -> str:
+    return _("确认冒用") if decision == "upheld" else _("驳回")
 
 
 def timeline(submission: Submission) -> list[TimelineEntry]:
     """Everything that happened to a submission, oldest first (staff only)."""
     sid = submission.id
+    titles = (
+        {str(f.number): f.title for f in submission.notice.findings} if submission.notice else {}
+    )
     entries = [
         TimelineEntry(
-            submission.received_at, "received", _("收到（%(channel)s）", channel=submission.channel)
+            submission.received_at,
+            "received",
+            _("收到（%(channel)s）", channel=channel_label(submission.channel)),
+            None,
+            "public" if submission.channel == "web" else None,
         ),
         *_status_entries(sid),
         *_note_entries(sid),
@@ -79,10 +96,20 @@ def timeline(submission: Submission) -> list[TimelineEntry]:
         *_assignment_entries(sid),
         *_referral_entries(sid),
         *_reply_entries(sid),
-        *_event_entries(sid),
+        *_event_entries(sid, titles),
     ]
     entries.sort(key=lambda e: as_utc(e.at))
-    return entries
+    return _in_words(entries)
+
+
+def channel_label(channel: str | None) -> str:
+    return str(CHANNEL_LABELS.get(channel or "", _l("其他渠道")))
+
+
+def _in_words(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """Every actor as a name, "系统" or "市民" (one query for the staff among them)."""
+    names = _user_names([labels.actor_user_id(e.actor) for e in entries])
+    return [replace(e, actor=labels.actor_label(e.actor, names)) if e.actor else e for e in entries]
 
 
 def _status_entries(submission_id: int) -> list[TimelineEntry]:
@@ -114,7 +141,11 @@ def _follow_up_entries(submission_id: int) -> list[TimelineEntry]:
     rows = db.session.scalars(select(FollowUp).where(FollowUp.submission_id == submission_id))
     return [
         TimelineEntry(
-            f.at, "follow_up", _("补充（%(channel)s）", channel=f.channel), f.body, f.author
+            f.at,
+            "follow_up",
+            _("补充（%(channel)s）", channel=channel_label(f.channel)),
+            f.body,
+            f.author or "submitter",
         )
         for f in rows
     ]
@@ -165,10 +196,12 @@ def _referral_entries(submission_id: int) -> list[TimelineEntry]:
 
 def _reply_entries(submission_id: int) -> list[TimelineEntry]:
     rows = db.session.scalars(select(Reply).where(Reply.submission_id == submission_id))
-    return [TimelineEntry(r.created_at, "reply", _("答复"), r.body) for r in rows]
+    return [
+        TimelineEntry(r.created_at, "reply", _("答复"), r.body, r.author_name or None) for r in rows
+    ]
 
 
-def _event_entries(submission_id: int) -> list[TimelineEntry]:
+def _event_entries(submission_id: int, titles: dict[str, str]) -> list[TimelineEntry]:
     events = db.session.scalars(
         select(audit.Event)
         .where(audit.Event.object_type == "submission", audit.Event.object_id == str(submission_id))
@@ -179,7 +212,8 @@ def _event_entries(submission_id: int) -> list[TimelineEntry]:
         if event.action in _COVERED_EVENTS:
             continue
         details = event.details or {}
-        body = _EVENT_BODIES.get(event.action, lambda _d: None)(details)
-        label = EVENT_LABELS.get(event.action, event.action)
-        out.append(TimelineEntry(event.at, "event", str(label), body, event.actor))
+        body = _EVENT_BODIES.get(event.action, lambda _d, _t: None)(details, titles)
+        out.append(
+            TimelineEntry(event.at, "event", labels.action_label(event.action), body, event.actor)
+        )
     return out

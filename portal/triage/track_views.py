@@ -22,8 +22,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from portal import site
@@ -36,27 +34,15 @@ from portal.intake.forms import (
     incoming_files,
     upload_limits,
 )
-from portal.intake.models import FollowUp, Submission
+from portal.intake.models import Submission
 from portal.intake.service import SubmissionRejected, check_secret, find_by_code
-from portal.triage.replies import replies_for
+from portal.triage.case_forms import PhoneTrackForm, RatingForm
+from portal.triage.track_case import case_view, status_text, template_context
 
 bp = Blueprint("track", __name__)
 
 TRACK_SECONDS = 30 * 60  # how long a code + secret check keeps /track open in this browser
 TRACK_KEY = "track.track"
-
-# What the submitter reads on /track. Spam looks like "received": a bot learns nothing.
-PUBLIC_STATUS = {
-    "received": _l("已收到，等待处理"),
-    "held": _l("已收到，等待工作人员核验"),
-    "spam": _l("已收到，等待处理"),
-    "triaged": _l("已受理，正在分办"),
-    "in_progress": _l("办理中"),
-    "replied": _l("已答复"),
-    "closed": _l("已办结"),
-    "duplicate": _l("已与相同内容的意见合并办理"),
-    "referred": _l("已转交有关部门办理"),
-}
 
 
 def _submit_limit() -> str:
@@ -76,14 +62,6 @@ def _tracked_submission() -> Submission | None:
     return db.session.get(Submission, state["id"])
 
 
-def _follow_ups(submission: Submission) -> list[FollowUp]:
-    return list(
-        db.session.scalars(
-            select(FollowUp).where(FollowUp.submission_id == submission.id).order_by(FollowUp.at)
-        )
-    )
-
-
 @bp.route("/track", methods=["GET", "POST"])
 @limiter.limit(_track_limit, methods=["POST"])
 def track() -> Any:
@@ -94,31 +72,55 @@ def track() -> Any:
         # code without the hash would be measurably faster and tell which codes exist.
         verified = check_secret(submission, form.secret.data)
         if submission is not None and verified:
-            session[TRACK_KEY] = {"id": submission.id, "until": time.time() + TRACK_SECONDS}
+            open_case(submission)
             return redirect(url_for(".track_status"), code=303)
         # One message for both cases: the page must not reveal which codes exist.
         form.secret.errors = [_("回执编号或查询密码不正确，请核对后重试。")]
+    phone_form = PhoneTrackForm()
+    if request.method == "GET":
+        # The QR code on a slip or letter opens /track?code=…: the code is filled in, only the
+        # secret (or the phone number) is left to type.
+        code = (request.args.get("code") or "").strip()[:40]
+        form.code.data = form.code.data or code
+        phone_form.code.data = phone_form.code.data or code
     status = 422 if request.method == "POST" else 200
-    return render_template("triage/track.html", form=form), status
+    return render_template("triage/track.html", form=form, phone_form=phone_form), status
 
 
 def _render_status(submission: Submission, form: FollowUpForm, status: int = 200) -> Any:
-    follow_ups = _follow_ups(submission)
+    view = case_view(submission)
+    case = view.case
     return (
         render_template(
             "triage/track_status.html",
             submission=submission,
-            status_text=str(PUBLIC_STATUS.get(submission.status, _l("办理中"))),
-            office_name=submission.office.name if submission.office else None,
+            status_text=status_text(case.status),
+            office_name=case.office.name if case.office else None,
             received_text=site.datetime_text(submission.received_at),
-            replies=replies_for(submission),
-            additions=[f for f in follow_ups if f.author == "submitter"],
+            replies=view.replies,
+            additions=view.additions,
             local_text=site.datetime_text,
+            date_text=site.date_text,
             form=form,
+            rating_form=RatingForm(),
             limits=upload_limits(),
+            **template_context(view),
         ),
         status,
     )
+
+
+def open_case(submission: Submission) -> None:
+    """This browser proved it may see ``submission`` for the next 30 minutes."""
+    session[TRACK_KEY] = {"id": submission.id, "until": time.time() + TRACK_SECONDS}
+
+
+def tracked_submission() -> Submission | None:
+    return _tracked_submission()
+
+
+def render_status(submission: Submission, status: int = 200) -> Any:
+    return _render_status(submission, FollowUpForm(), status)
 
 
 @bp.get("/track/status")
@@ -142,6 +144,7 @@ def track_follow_up() -> Any:
     form = FollowUpForm()
     if not form.validate():
         return _render_status(submission, form, 422)
+    answers_question = submission.status == "waiting"
     try:
         add_follow_up(
             submission,
@@ -154,7 +157,10 @@ def track_follow_up() -> Any:
         unplaced = apply_service_errors(form, exc.errors, ("body", "attachments"))
         form.body.errors = [*form.body.errors, *unplaced]
         return _render_status(submission, form, 422)
-    flash(_("补充内容已收到，工作人员会一并处理。"), "success")
+    if answers_question:
+        flash(_("您的补充已收到，答复期限恢复计算。"), "success")
+    else:
+        flash(_("补充内容已收到，工作人员会一并处理。"), "success")
     return redirect(url_for(".track_status"), code=303)
 
 

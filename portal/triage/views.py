@@ -22,6 +22,7 @@ from flask import (
     make_response,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -31,13 +32,14 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal import audit
+from portal import audit, labels
 from portal.extensions import db
 from portal.intake.attachments import send_attachment_response
 from portal.intake.models import CHANNEL_LABELS, Attachment, Submission
 from portal.intake.sanitize import clean_html
 from portal.intake.service import find_by_code, find_by_code_or_404
 from portal.notices.models import Finding
+from portal.site import same_origin_only
 from portal.staff.auth import roles_required
 from portal.staff.models import User
 from portal.staff.recent_auth import recent_auth_required
@@ -63,6 +65,9 @@ READ_ROLES = ("triager", "viewer")
 ACT_ROLES = ("triager",)  # admin passes every check
 ROUTER_ROLES = ("supervisor",)  # who routes unrouted submissions to an office (and admin)
 ACTION_ERRORS = (actions.ActionError, workflow.TransitionError)
+# Pictures shown inline to staff: intake re-encodes every one of these (attachments/check.py),
+# so what is served is the portal's own clean encoding, never the sender's bytes.
+PREVIEW_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 # How sure the Router is, in words: staff never see a raw score.
 STRENGTH_LABELS = {"strong": _l("强"), "medium": _l("中"), "weak": _l("弱")}
 
@@ -100,40 +105,50 @@ def assignee(user_id: int | None) -> User | None:
     return user
 
 
-def _back(submission: Submission) -> Response:
-    return redirect(url_for("triage.detail", code=submission.code), code=303)
+def _back(submission: Submission, section: str = "") -> Response:
+    """Back to the detail page, at the section acted on (without script the browser lands
+    there; triage-detail.js follows the redirect with fetch and swaps the page body)."""
+    anchor = f"#{section}" if section else ""
+    return redirect(url_for("triage.detail", code=submission.code) + anchor, code=303)
 
 
-def _act(submission: Submission, action: Callable[[], object], done: Callable[[], str]) -> Response:
+def _act(
+    submission: Submission,
+    action: Callable[[], object],
+    done: Callable[[], str],
+    section: str = "",
+) -> Response:
     """Run a staff action on the detail page: commit and say so, or roll back and say why."""
     try:
         action()
     except ACTION_ERRORS as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return _back(submission)
+        return _back(submission, section)
     db.session.commit()
     flash(done(), "success")
-    return _back(submission)
+    return _back(submission, section)
 
 
-def _refused(submission: Submission, message: str) -> Response:
+def _refused(submission: Submission, message: str, section: str = "") -> Response:
     flash(message, "error")
-    return _back(submission)
+    return _back(submission, section)
+
+
+def partial_requested() -> bool:
+    """triage-detail.js asks for the page body alone (header X-Partial: detail, which fetch
+    keeps across the action's redirect; ?partial=detail for a plain link)."""
+    return "detail" in (request.headers.get("X-Partial"), request.args.get("partial"))
 
 
 def actor_names(actors: list[str | None]) -> dict[str, str]:
-    """Staff names for audit actors ("user:ID:email"); other actors keep their own form."""
-    ids = {}
-    for actor in actors:
-        parts = (actor or "").split(":")
-        if len(parts) >= 2 and parts[0] == "user" and parts[1].isdigit():
-            ids[actor] = int(parts[1])
+    """Every actor in words (labels.actor_label): a staff name, "系统" or "市民"."""
+    ids = {labels.actor_user_id(a) for a in actors} - {None}
     users = {
         u.id: u.display_name or u.email
-        for u in db.session.scalars(select(User).where(User.id.in_(set(ids.values()))))
+        for u in db.session.scalars(select(User).where(User.id.in_(ids)))
     }
-    return {actor: users.get(uid, actor) for actor, uid in ids.items() if actor}
+    return {actor: labels.actor_label(actor, users) for actor in actors if actor}
 
 
 def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = None) -> Response:
@@ -145,8 +160,11 @@ def _render_detail(submission: Submission, *, revealed: dict[str, str] | None = 
     rows = findings.finding_rows(submission)
     # Stored HTML is cleaned again on the way out: only the sanitiser's output is ever trusted.
     body_html = Markup(clean_html(submission.body_html)) if submission.body_html else None  # noqa: S704
+    partial = partial_requested()
     html = render_template(
-        "triage/detail.html",
+        "triage/_detail_body.html" if partial else "triage/detail.html",
+        partial=partial,
+        previewable=PREVIEW_TYPES,
         submission=submission,
         channel_labels=CHANNEL_LABELS,
         body_html=body_html,
@@ -204,6 +222,7 @@ def reveal_personal_data(code: str) -> Response:
 
 @bp.get("/submissions/<code>/attachments/<int:attachment_id>")
 @roles_required(*ACT_ROLES)
+@same_origin_only  # a download records an event: never started by another site
 def attachment(code: str, attachment_id: int) -> Response:
     submission = load(code, *ACT_ROLES)
     item = db.session.get(Attachment, attachment_id)
@@ -218,6 +237,34 @@ def attachment(code: str, attachment_id: int) -> Response:
         object_type="submission",
         object_id=submission.id,
         details={"attachment": item.id, "filename": item.filename},
+    )
+    db.session.commit()
+    return response
+
+
+@bp.get("/submissions/<code>/attachments/<int:attachment_id>/preview")
+@roles_required(*ACT_ROLES)
+@same_origin_only
+def attachment_preview(code: str, attachment_id: int) -> Response:
+    """A re-encoded picture shown inline on the detail page: same origin only, nothing but
+    the image may load from it, and each view is audited as a download is."""
+    submission = load(code, *ACT_ROLES)
+    item = db.session.get(Attachment, attachment_id)
+    if item is None or item.submission_id != submission.id:
+        abort(404)
+    if item.content_type not in PREVIEW_TYPES:
+        abort(404)
+    try:
+        response = send_attachment_response(item)
+    except FileNotFoundError:
+        abort(404)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    audit.record(
+        "attachment.download",
+        object_type="submission",
+        object_id=submission.id,
+        details={"attachment": item.id, "filename": item.filename, "preview": True},
     )
     db.session.commit()
     return response
@@ -238,6 +285,7 @@ def link_finding(code: str) -> Response:
             submission,
             lambda: findings.remove_finding(submission, finding, actor=current_user.actor),
             lambda: _("已移除问题%(number)s。", number=finding.number),
+            "findings",
         )
     return _act(
         submission,
@@ -245,6 +293,7 @@ def link_finding(code: str) -> Response:
             submission, finding, actor=current_user.actor, score=form.score.data
         ),
         lambda: _("已确认问题%(number)s。", number=finding.number),
+        "findings",
     )
 
 
@@ -264,6 +313,7 @@ def dismiss_suggestion(code: str) -> Response:
         lambda: _(
             "已驳回问题%(number)s的系统建议，不再向本意见建议该问题。", number=finding.number
         ),
+        "findings",
     )
 
 
@@ -278,6 +328,7 @@ def notes(code: str) -> Response:
         submission,
         lambda: actions.add_note(submission, form.body.data or "", user=current_user),
         lambda: _("备注已保存（仅内部可见）。"),
+        "notes",
     )
 
 
@@ -292,6 +343,7 @@ def assign(code: str) -> Response:
         submission,
         lambda: actions.assign(submission, assignee(form.assignee.data), actor=current_user.actor),
         lambda: _("已更新经办人。"),
+        "assign",
     )
 
 
@@ -308,6 +360,7 @@ def status(code: str) -> Response:
             submission, form.status.data or "", actor=current_user.actor, reason=form.reason.data
         ),
         lambda: _("状态已改为“%(status)s”。", status=workflow.label(submission.status)),
+        "status",
     )
 
 

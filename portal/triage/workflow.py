@@ -22,7 +22,10 @@ STATUSES: tuple[str, ...] = (
     "received",
     "triaged",
     "in_progress",
+    "waiting",
     "replied",
+    "follow_up",
+    "reopened",
     "closed",
     "duplicate",
     "referred",
@@ -35,7 +38,10 @@ STATUS_LABELS: dict[str, str] = {
     "received": _l("已接收"),
     "triaged": _l("已分办"),
     "in_progress": _l("办理中"),
+    "waiting": _l("等待补充"),
     "replied": _l("已答复"),
+    "follow_up": _l("新追问"),
+    "reopened": _l("不满意重办"),
     "closed": _l("已办结"),
     "duplicate": _l("重复"),
     "referred": _l("已转办"),
@@ -46,13 +52,18 @@ STATUS_LABELS: dict[str, str] = {
 ALLOWED: dict[str, frozenset[str]] = {
     # A reply may go straight to a fresh submission (replies.send_reply), hence received→replied.
     "received": frozenset(
-        {"triaged", "in_progress", "replied", "spam", "duplicate", "referred", "held"}
+        {"triaged", "in_progress", "waiting", "replied", "spam", "duplicate", "referred", "held"}
     ),
     "held": frozenset({"received", "spam"}),
-    "triaged": frozenset({"in_progress", "replied", "referred", "duplicate", "closed"}),
-    "in_progress": frozenset({"replied", "referred", "closed"}),
-    "replied": frozenset({"closed", "in_progress"}),
-    "closed": frozenset({"in_progress"}),  # reopen
+    "triaged": frozenset({"in_progress", "waiting", "replied", "referred", "duplicate", "closed"}),
+    "in_progress": frozenset({"waiting", "replied", "referred", "closed"}),
+    # The citizen's answer (or staff giving up waiting) resumes the clock.
+    "waiting": frozenset({"in_progress", "replied", "closed"}),
+    # A citizen's follow-up or an unsatisfied rating raises a replied/closed case again.
+    "replied": frozenset({"closed", "in_progress", "follow_up", "reopened"}),
+    "closed": frozenset({"in_progress", "follow_up", "reopened"}),  # reopen
+    "follow_up": frozenset({"in_progress", "waiting", "replied", "closed", "reopened"}),
+    "reopened": frozenset({"in_progress", "waiting", "replied", "closed"}),
     # Undo a wrong decision: back to the start of triage.
     "duplicate": frozenset({"received"}),
     "referred": frozenset({"received"}),
@@ -61,7 +72,12 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 REASON_REQUIRED: frozenset[str] = frozenset({"spam", "referred", "closed", "duplicate"})
 # States in which a submission still needs work from the office (deadlines apply).
-OPEN_STATUSES: frozenset[str] = frozenset({"received", "triaged", "in_progress", "held"})
+# "waiting" is open but its reply clock is paused (see triage.pauses).
+OPEN_STATUSES: frozenset[str] = frozenset(
+    {"received", "triaged", "in_progress", "held", "waiting", "follow_up", "reopened"}
+)
+# Open states the citizen raised after a reply: the staff home page counts them.
+RAISED_STATUSES: frozenset[str] = frozenset({"follow_up", "reopened"})
 MAX_REASON = 2000
 # Control characters (NUL breaks PostgreSQL text) are dropped; line breaks and tabs stay.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
