@@ -12,10 +12,13 @@ SCRIPTS = [
     "parsers.py",
     "notice_page.py",
     "routing_accuracy.py",
+    "similar_opinions.py",
+    "mail_classes.py",
     "mail_ingest.py",
     "intake_submit.py",
     "triage_queue.py",
     "load.py",
+    "ledger_export.py",  # 1 M rows by default: tens of minutes
     "offices_scale.py",  # seeds 10 M submissions first: hours on a small machine
 ]
 

@@ -20,6 +20,7 @@ from portal.notices.diff import sentence_diff, sentences
 from portal.notices.forms import chosen_roles, decode_given, encode_given
 from portal.notices.models import Notice, NoticeRevision
 from portal.notices.parse import ROLES, NoticeParseError, parse_notice
+from portal.notices.preview import shown_roles
 from tests.conftest import csrf_token_from, form_post
 from tests.test_notice_formats import make_docx, make_page, make_pdf
 
@@ -489,7 +490,9 @@ def test_any_role_choice_previews_and_is_shown_as_chosen(
     editor: Any, roles: dict[int, str]
 ) -> None:
     """Whatever roles an editor picks, the preview answers (structured or not, never a 500) and
-    shows each line with the role picked for it."""
+    shows each line with the role picked for it. A select left at the role the page showed is
+    no choice (a form without script sends every select): such a line may follow a line that
+    was changed, as a finding's measures do."""
     fields = {f"role-{line}": role for line, role in roles.items()}
     response = form_post(
         editor, "/staff/notices/new", {"text": MISREAD, "step": "preview", **fields}
@@ -497,6 +500,7 @@ def test_any_role_choice_previews_and_is_shown_as_chosen(
     html = response.get_data(as_text=True)
     assert response.status_code in (200, 422), html[:2000]
     shown = dict(re.findall(r'<select id="role-(\d+)" name="role-\d+" data-shown="(\w+)"', html))
+    showed_before = {row.line: row.role for row in shown_roles(MISREAD, {})}
     for line, role in roles.items():
-        if str(line) in shown:  # lines 15, 16 do not exist
+        if str(line) in shown and showed_before.get(line) != role:  # lines 15, 16 do not exist
             assert shown[str(line)] == role
