@@ -16,7 +16,6 @@ from sqlalchemy import select
 from portal.audit import Event
 from portal.extensions import db as _db
 from portal.notices.models import Notice
-from portal.printing import pdf_available
 from portal.triage.referral_letter import mask_contacts_in_text
 from portal.workdays import local_today
 from tests.conftest import form_post
@@ -124,7 +123,6 @@ def test_an_anonymous_submitters_details_never_go_with_the_letter(
     assert refused.status_code == 409 and _views(app) == []
 
 
-@pytest.mark.skipif(not pdf_available(), reason="WeasyPrint's libraries are not installed")
 def test_the_letter_as_pdf(triager: FlaskClient, referred: str) -> None:
     response = triager.get(f"/staff/intake/referrals/{referred}/pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"

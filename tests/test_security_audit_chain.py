@@ -197,8 +197,8 @@ def test_anchor_refuses_a_broken_chain_and_verify_a_malformed_anchor(app: Flask)
 
 @pytest.fixture
 def plain_role_app(app: Flask, database_url: str) -> Iterator[Flask]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no roles or triggers: the key and anchors are its guard")
+    # Only on PostgreSQL (tests using it are postgres_only): SQLite has no roles or triggers,
+    # the key and anchors are its guard.
     name = f"portal_audit_{uuid.uuid4().hex[:8]}"
     admin_dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -231,6 +231,7 @@ REWRITES = [
 ]
 
 
+@pytest.mark.postgres_only
 def test_the_apps_role_cannot_update_or_delete_events(plain_role_app: Flask) -> None:
     write_events(plain_role_app, 3)  # appending still works for the plain role
     assert plain_role_app.test_cli_runner().invoke(args=["audit", "anchor"]).exit_code == 0
